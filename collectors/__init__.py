@@ -1,0 +1,1 @@
+"""spms collectors package."""

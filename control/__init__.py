@@ -1,0 +1,1 @@
+"""spms control package."""

@@ -1,0 +1,1 @@
+"""The tag server: root service, component context, composition root and signals."""

@@ -1,0 +1,43 @@
+"""What every component factory receives: the site, the clock and the shared pieces.
+
+Each package exposes ``from_config(ctx: ServerContext) -> IService | None`` in its
+``service.py``; returning None opts out cleanly (e.g. no ``historian:`` section).
+Factories may publish objects for later components in ``ctx.provides`` (the
+historian publishes its query API, the business layer its database), which is
+why children are built and started in dependency order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..auth import Authenticator, TokenAuthenticator
+from ..events import EventBus
+from ..site.model import SiteModel
+
+
+@dataclass
+class ServerContext:
+    """Shared state handed to component factories.
+
+    ``reactor`` is injected (a real reactor, or ``twisted.internet.task.Clock`` plus
+    a memory reactor in tests); nothing below the composition root imports the
+    global reactor.
+    """
+
+    site: SiteModel
+    reactor: Any
+    data_dir: Path
+    tags: Any = None                       # tagdb.database.TagDatabase, set by the tagdb component
+    events: EventBus = field(default_factory=EventBus)
+    auth: Authenticator = field(default_factory=TokenAuthenticator)
+    api_routes: dict[str, Any] = field(default_factory=dict)   # "/api/v1/<name>" mount -> twisted.web resource
+    provides: dict[str, Any] = field(default_factory=dict)     # named objects shared between components
+
+    def mount_api(self, name: str, resource: Any) -> None:
+        """Serve ``resource`` at ``/api/v1/<name>``; a name may be mounted once."""
+        if name in self.api_routes:
+            raise ValueError(f"API path /api/v1/{name} is already mounted")
+        self.api_routes[name] = resource

@@ -1,0 +1,1 @@
+"""Site configuration: YAML (and CSV tag lists) validated at load into a frozen site model."""

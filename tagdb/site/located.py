@@ -1,0 +1,103 @@
+"""YAML loading that remembers where every key and list item came from.
+
+PyYAML silently keeps the last of two equal keys; a site file with a duplicated
+key is almost always a copy-paste mistake, so it is reported as an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, Loc
+
+
+class LDict(dict):
+    """A dict that knows its own location and the location of each key."""
+
+    loc: Loc
+    key_locs: dict
+
+    def loc_of(self, key: Any) -> Loc:
+        """Location of ``key`` in the file, or of the mapping itself when absent."""
+        return self.key_locs.get(key, self.loc)
+
+
+class LList(list):
+    """A list that knows its own location and the location of each item."""
+
+    loc: Loc
+    item_locs: list
+
+    def loc_of(self, index: int) -> Loc:
+        """Location of item ``index``, or of the list itself."""
+        return self.item_locs[index] if 0 <= index < len(self.item_locs) else self.loc
+
+
+def make_ldict(items: dict, loc: Loc, key_locs: dict | None = None) -> LDict:
+    """Build an LDict by hand (used for CSV rows, which have a line but no YAML)."""
+    d = LDict(items)
+    d.loc = loc
+    d.key_locs = dict(key_locs or {k: loc for k in items})
+    return d
+
+
+def make_llist(items: list, loc: Loc, item_locs: list | None = None) -> LList:
+    """Build an LList by hand."""
+    lst = LList(items)
+    lst.loc = loc
+    lst.item_locs = list(item_locs or [loc] * len(items))
+    return lst
+
+
+def _loader_for(filename: str, errors: list[ConfigError]):
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mark(node) -> Loc:
+        return Loc(filename, node.start_mark.line + 1)
+
+    def construct_mapping(loader, node, deep=False):
+        loader.flatten_mapping(node)
+        d = LDict()
+        d.loc = mark(node)
+        d.key_locs = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                errors.append(ConfigError(mark(key_node), "", "a mapping key must be a plain value"))
+                continue
+            if key in d:
+                errors.append(ConfigError(mark(key_node), str(key),
+                                          f"duplicate key (first at line {d.key_locs[key].line})"))
+                continue
+            d[key] = loader.construct_object(value_node, deep=True)
+            d.key_locs[key] = mark(key_node)
+        return d
+
+    def construct_sequence(loader, node, deep=False):
+        lst = LList(loader.construct_object(child, deep=True) for child in node.value)
+        lst.loc = mark(node)
+        lst.item_locs = [mark(child) for child in node.value]
+        return lst
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
+    return Loader
+
+
+def load_yaml(text: str, filename: str) -> tuple[Any, list[ConfigError]]:
+    """Parse YAML text into LDict/LList trees; syntax errors come back as ConfigErrors."""
+    errors: list[ConfigError] = []
+    try:
+        data = yaml.load(text, Loader=_loader_for(filename, errors))  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        m = exc.problem_mark or exc.context_mark
+        line = m.line + 1 if m else 0
+        return None, [ConfigError(Loc(filename, line), "", f"invalid YAML: {exc.problem or exc}")]
+    except yaml.YAMLError as exc:
+        return None, [ConfigError(Loc(filename), "", f"invalid YAML: {exc}")]
+    return data, errors
