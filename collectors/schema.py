@@ -1,0 +1,220 @@
+"""Config hooks the site loader calls: device options per protocol, tag addresses, ``simulators:``.
+
+The loader owns the site schema; this module only says what a Modbus or OPC UA
+device's ``options`` may hold, whether a tag ``address`` makes sense for its
+protocol and data type, and what the top-level ``simulators:`` section looks like.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tagdb.site.schema import Bool, Duration, Field, Int, ListOf, MapOf, Number, Obj, Schema, Str
+
+ORDERS = ("big", "little")
+
+MODBUS_OPTIONS = Obj({
+    "word_order": Field(Str(choices=ORDERS), default="big",
+                        doc="order of 16-bit registers in 32/64-bit values (big = high word first)"),
+    "byte_order": Field(Str(choices=ORDERS), default="big",
+                        doc="order of the two bytes inside each register"),
+    "max_gap": Field(Int(min=0, max=124), default=16,
+                     doc="unused registers a read may span to merge two blocks into one request"),
+    "max_bit_gap": Field(Int(min=0, max=1999), default=64,
+                         doc="unused coils/inputs a read may span to merge two blocks"),
+    "max_registers": Field(Int(min=1, max=125), default=125, doc="registers per read request"),
+    "max_bits": Field(Int(min=1, max=2000), default=2000, doc="coils/inputs per read request"),
+    "max_in_flight": Field(Int(min=1, max=16), default=1,
+                           doc="requests of this device outstanding at once on its connection"),
+    "backoff_initial": Field(Duration(min=0.01), default=0.5, doc="first reconnect delay"),
+    "backoff_max": Field(Duration(min=0.01), default=30.0, doc="cap of the exponential reconnect delay"),
+    "zero_based": Field(Bool(), default=True,
+                        doc="addresses are protocol (0-based) offsets; false = subtract 1 (1-based docs)"),
+})
+
+SECURITY_MODES = ("None", "Sign", "SignAndEncrypt")
+
+OPCUA_OPTIONS = Obj({
+    "namespace_uri": Field(Str(min_len=1), doc="default namespace URI for browse-path segments"),
+    "namespace_uris": Field(ListOf(Str(min_len=1)), default=[],
+                            doc="namespaces the server must offer; checked at connect"),
+    "security_mode": Field(Str(choices=SECURITY_MODES), default="None"),
+    "security_policy": Field(Str(choices=("Basic256Sha256",)), default="Basic256Sha256"),
+    "username": Field(Str(min_len=1)),
+    "password": Field(Str()),
+    "certificate": Field(Str(min_len=1), doc="client certificate (PEM/DER); generated in the data folder when absent"),
+    "private_key": Field(Str(min_len=1)),
+    "server_certificate": Field(Str(min_len=1), doc="pin the server certificate (optional)"),
+    "sampling_interval": Field(Duration(), default=0.5, doc="monitored item sampling interval"),
+    "publishing_interval": Field(Duration(min=0.01), default=1.0, doc="subscription publishing interval"),
+    "queue_size": Field(Int(min=1, max=10000), default=10, doc="monitored item queue size"),
+    "watchdog_interval": Field(Duration(min=1.0), default=10.0,
+                               doc="client keep-alive read period; long enough for a busy machine"),
+    "session_timeout": Field(Duration(min=1.0), default=60.0),
+    "backoff_initial": Field(Duration(min=0.01), default=0.5),
+    "backoff_max": Field(Duration(min=0.01), default=30.0),
+}, check_fn=lambda v, field, raw: _opcua_cross(v, field, raw))
+
+
+def _opcua_cross(v: dict, field: str, raw) -> list:
+    from tagdb.site.errors import ConfigError, Loc
+
+    loc = getattr(raw, "loc", Loc("<none>"))
+    errors = []
+    if (v.get("username") is None) != (v.get("password") is None):
+        errors.append(ConfigError(loc, f"{field}.username" if field else "username",
+                                  "username and password go together"))
+    if (v.get("certificate") is None) != (v.get("private_key") is None):
+        errors.append(ConfigError(loc, f"{field}.certificate" if field else "certificate",
+                                  "certificate and private_key go together"))
+    return errors
+
+
+#: Per-protocol schema of ``devices.<name>.options``; the loader validates with it.
+DEVICE_OPTIONS: dict[str, Schema] = {
+    "modbus": MODBUS_OPTIONS,
+    "opcua": OPCUA_OPTIONS,
+}
+
+# ---------------------------------------------------------------------------------------------
+# Tag addresses
+
+MODBUS_ADDRESS = re.compile(r"^(hr|ir|co|di):(\d{1,5})(?:\.(\d{1,2}))?(?:\[(\d{1,3})\])?$")
+REGISTERS = {"bool": 1, "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
+             "int64": 4, "uint64": 4, "float64": 4}
+_MODBUS_HINT = "use hr:N, ir:N, co:N, di:N, a register bit hr:N.B or a string hr:N[LEN]"
+
+_NODE_ID = re.compile(r"^nsu=([^;]+);(s|i|g|b)=(.+)$")
+_NS0_ID = re.compile(r"^i=\d+$")
+
+
+def register_count(data_type: str, length: int | None) -> int:
+    """Registers a value of ``data_type`` occupies (strings: their declared length)."""
+    if data_type == "string":
+        return length or 0
+    return REGISTERS[data_type]
+
+
+def check_modbus_address(address: str, data_type: str) -> str | None:
+    """Why ``address`` cannot hold a ``data_type`` Modbus value, or None when it can."""
+    m = MODBUS_ADDRESS.match(address.strip()) if isinstance(address, str) else None
+    if not m:
+        return f"invalid Modbus address {address!r}: {_MODBUS_HINT}"
+    table, offset, bit, length = m.group(1), int(m.group(2)), m.group(3), m.group(4)
+    if offset > 65535:
+        return f"Modbus address {address!r}: offset {offset} is beyond 65535"
+    if table in ("co", "di"):
+        if data_type != "bool":
+            return f"{table} (coil/discrete input) addresses hold bool values, not {data_type}"
+        if bit is not None or length is not None:
+            return f"{address!r}: coils and discrete inputs take no bit or length"
+        return None
+    if bit is not None:
+        if data_type != "bool":
+            return f"{address!r}: a register bit holds a bool, not {data_type}"
+        if int(bit) > 15:
+            return f"{address!r}: register bits are numbered 0..15"
+        if length is not None:
+            return f"{address!r}: a register bit takes no length"
+        return None
+    if data_type == "bool":
+        return f"{address!r}: a bool in a register needs a bit number (e.g. {table}:{offset}.0)"
+    if data_type == "string":
+        if length is None or int(length) == 0:
+            return f"{address!r}: a string needs its length in registers, e.g. {table}:{offset}[10]"
+        if int(length) > 125:
+            return f"{address!r}: a string may span at most 125 registers"
+    elif length is not None:
+        return f"{address!r}: only strings take a [length]"
+    count = register_count(data_type, int(length) if length else None)
+    if offset + count - 1 > 65535:
+        return f"{address!r}: {data_type} spans past register 65535"
+    return None
+
+
+def check_opcua_address(address: str, data_type: str) -> str | None:
+    """Why ``address`` is not a usable OPC UA node reference, or None."""
+    if not isinstance(address, str) or not address.strip():
+        return "an OPC UA address must be a node id (nsu=URI;s=NAME) or a browse path (/Objects/...)"
+    a = address.strip()
+    if a.startswith("ns="):
+        return (f"{address!r}: namespace indexes differ between servers; "
+                "write the namespace by URI, e.g. nsu=urn:vendor:elevators;s=Car1.Floor")
+    if a.startswith("/"):
+        parts = [p for p in a.split("/")]
+        if any(not p for p in parts[1:]):
+            return f"{address!r}: empty segment in browse path"
+        return None
+    m = _NODE_ID.match(a)
+    if m:
+        if m.group(2) == "i" and not m.group(3).isdigit():
+            return f"{address!r}: i= takes a number"
+        return None
+    if _NS0_ID.match(a):
+        return None
+    return (f"invalid OPC UA address {address!r}: use nsu=<namespace uri>;s=<id> or ;i=<n>, "
+            "or a browse path /Objects/Folder/Variable")
+
+
+def check_address(protocol: str, address: str, data_type: str) -> str | None:
+    """Error message for a tag address that cannot work with ``protocol``/``data_type``, else None."""
+    if protocol == "modbus":
+        return check_modbus_address(address, data_type)
+    if protocol == "opcua":
+        return check_opcua_address(address, data_type)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The top-level ``simulators:`` section
+
+SIM_KINDS = ("elevators", "chillers", "ahus", "lighting", "parking", "meters")
+
+SIM_INSTANCE = Obj({
+    "kind": Field(Str(choices=SIM_KINDS), required=True),
+    "devices": Field(ListOf(Str(min_len=1), min_len=1), required=True,
+                     doc="devices served, all at one endpoint (Modbus: one unit id each; "
+                         "host and port come from the endpoint)"),
+    "enabled": Field(Bool(), default=True),
+    "params": Field(MapOf(Number()), default={}, doc="kind-specific numeric parameters"),
+})
+
+SECTION = Obj({
+    "enabled": Field(Bool(), default=True),
+    "seed": Field(Int(min=0), default=1, doc="random seed: the same seed replays the same day"),
+    "time_scale": Field(Number(min=0.0, exclusive_min=True, max=3600), default=1.0,
+                        doc="simulated seconds per real second (daily patterns run faster)"),
+    "step": Field(Duration(min=0.01), default=1.0, doc="physics step period (real seconds)"),
+    "start_hour": Field(Number(min=0, max=24), doc="simulated local hour at start (default: wall clock)"),
+    "port_offset": Field(Int(min=-60000, max=60000), default=0,
+                         doc="added to the port of every simulated device (simulators AND collectors)"),
+    "instances": Field(MapOf(SIM_INSTANCE), default={}),
+})
+
+
+def validate_site(site) -> list:
+    """Cross-checks: every simulator names an existing device of the right protocol."""
+    from tagdb.site.errors import ConfigError, Loc
+
+    section = site.section("simulators")
+    if not section:
+        return []
+    errors = []
+    want = {"elevators": "opcua"}
+    for name, inst in (section.get("instances") or {}).items():
+        proto = want.get(inst["kind"], "modbus")
+        endpoints = set()
+        for i, dev_name in enumerate(inst["devices"]):
+            dev = site.devices.get(dev_name)
+            field = f"simulators.instances.{name}.devices[{i}]"
+            if dev is None:
+                errors.append(ConfigError(Loc("simulators"), field, f"unknown device {dev_name!r}"))
+                continue
+            endpoints.add(dev.endpoint)
+            if dev.protocol != proto:
+                errors.append(ConfigError(dev.loc, field, f"a {inst['kind']} simulator serves {proto}, "
+                                                          f"device {dev.name!r} is {dev.protocol}"))
+        if len(endpoints) > 1:
+            errors.append(ConfigError(Loc("simulators"), f"simulators.instances.{name}.devices",
+                                      f"devices of one simulator must share one endpoint, got {sorted(endpoints)}"))
+    return errors
