@@ -1,0 +1,183 @@
+"""Column storage of the live tag database: one numpy array per field, one row per tag.
+
+Numeric values of every numeric data type live in one float64 column so that a
+batch of updates, its deadband test and its change detection are a handful of
+vectorized operations; strings live in an object column. Quality is the OPC UA
+status code (uint32); the human ``detail`` of a Bad/Uncertain quality sits in a
+side dict because almost every tag is Good almost all the time.
+
+Values are the last *published* ones (what subscribers saw), which is what the
+deadband is measured against.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from .site.model import TagSpec
+from .values import Quality, Scalar, TagValue
+
+KIND_FLOAT, KIND_INT, KIND_BOOL, KIND_STR = 0, 1, 2, 3
+_KIND_OF_TYPE = {"bool": KIND_BOOL, "string": KIND_STR, "float32": KIND_FLOAT, "float64": KIND_FLOAT}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def kind_of(data_type: str) -> int:
+    """The storage kind of a site data type (every integer type is KIND_INT)."""
+    return _KIND_OF_TYPE.get(data_type, KIND_INT)
+
+
+def ns_to_utc(ns: int) -> datetime:
+    """Nanoseconds since the epoch to an aware UTC datetime, exact to the microsecond.
+
+    ``values.ns_to_datetime`` divides by 1e9 in floating point, which rounds
+    present-day timestamps by up to a microsecond; a source timestamp must
+    come back exactly as the device sent it.
+    """
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+class QualityCache:
+    """Shares one ``Quality`` object per status code (detail-less ones)."""
+
+    def __init__(self) -> None:
+        self._by_code: dict[int, Quality] = {}
+
+    def get(self, code: int, detail: str = "") -> Quality:
+        """The Quality for ``code``; a new object only when a detail is attached."""
+        if detail:
+            return Quality(code, detail)
+        q = self._by_code.get(code)
+        if q is None:
+            q = self._by_code[code] = Quality(code)
+        return q
+
+
+class TagColumns:
+    """Growable column arrays holding the state of every tag, indexed by tag id."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        self.capacity = 0
+        self.value = np.empty(0, np.float64)          # last published numeric value, NaN when None
+        self.has = np.empty(0, bool)                  # value is not None
+        self.obj = np.empty(0, object)                # string values
+        self.kind = np.empty(0, np.uint8)
+        self.quality = np.empty(0, np.uint32)
+        self.source_ns = np.empty(0, np.int64)
+        self.server_ns = np.empty(0, np.int64)
+        self.deadband = np.empty(0, np.float64)       # absolute, engineering units
+        self.last_update_ns = np.empty(0, np.int64)   # last sample received, published or not
+        self.has_detail = np.empty(0, bool)
+        self.dirty = np.empty(0, bool)                # changed since the last fan-out
+        self.scratch = np.empty(0, np.int64)          # last-write-wins position per id
+        self.details: dict[int, str] = {}
+        self.qualities = QualityCache()
+        self._grow(capacity)
+
+    def _grow(self, capacity: int) -> None:
+        def grown(arr: np.ndarray, fill) -> np.ndarray:
+            new = np.full(capacity, fill, dtype=arr.dtype)
+            new[: self.n] = arr[: self.n]
+            return new
+
+        self.value = grown(self.value, np.nan)
+        self.has = grown(self.has, False)
+        self.obj = grown(self.obj, None)
+        self.kind = grown(self.kind, KIND_FLOAT)
+        self.quality = grown(self.quality, 0)
+        self.source_ns = grown(self.source_ns, 0)
+        self.server_ns = grown(self.server_ns, 0)
+        self.deadband = grown(self.deadband, 0.0)
+        self.last_update_ns = grown(self.last_update_ns, 0)
+        self.has_detail = grown(self.has_detail, False)
+        self.dirty = grown(self.dirty, False)
+        self.scratch = np.zeros(capacity, np.int64)
+        self.capacity = capacity
+
+    def append(self, specs: list[TagSpec], quality: Quality, now_ns: int) -> np.ndarray:
+        """Add rows for ``specs`` (value None, ``quality``); returns their ids."""
+        start, count = self.n, len(specs)
+        if start + count > self.capacity:
+            self._grow(max(2 * self.capacity, start + count))
+        ids = np.arange(start, start + count)
+        self.n = start + count
+        self.kind[ids] = [kind_of(s.data_type) for s in specs]
+        self.deadband[ids] = [s.deadband.absolute(s.eu_lo, s.eu_hi) for s in specs]
+        self.quality[ids] = quality.code
+        self.source_ns[ids] = now_ns
+        self.server_ns[ids] = now_ns
+        self.last_update_ns[ids] = 0
+        if quality.detail:
+            self.set_details(ids.tolist(), [quality.detail] * count)
+        return ids
+
+    def set_details(self, ids: list[int], details: list[str]) -> None:
+        """Store quality details (empty string clears) for ``ids``."""
+        for i, d in zip(ids, details):
+            if d:
+                self.details[i] = d
+                self.has_detail[i] = True
+            elif self.has_detail[i]:
+                self.details.pop(i, None)
+                self.has_detail[i] = False
+
+    def clear_details(self, ids: np.ndarray) -> None:
+        """Drop the detail of those ``ids`` that have one (fast when none has)."""
+        if self.details:
+            for i in ids[self.has_detail[ids]].tolist():
+                self.details.pop(i, None)
+            self.has_detail[ids] = False
+
+    def scalar(self, i: int) -> Scalar:
+        """The current value of tag ``i`` in its data type."""
+        kind = int(self.kind[i])
+        if kind == KIND_STR:
+            return self.obj[i]
+        if not self.has[i]:
+            return None
+        return _typed(kind, float(self.value[i]))
+
+    def build(self, ids: np.ndarray, paths: list[str]) -> list[TagValue]:
+        """TagValues for ``ids`` (one object per tag, built from bulk-converted columns)."""
+        idl = ids.tolist()
+        values = self.value[ids].tolist()
+        has = self.has[ids].tolist()
+        kinds = self.kind[ids].tolist()
+        codes = self.quality[ids].tolist()
+        src = self.source_ns[ids].tolist()
+        srv = self.server_ns[ids].tolist()
+        with_detail = self.has_detail[ids].tolist()
+        details, obj, qualities = self.details, self.obj, self.qualities
+        stamps: dict[int, datetime] = {}   # a polled block shares one timestamp
+        out = []
+        for k, i in enumerate(idl):
+            kind = kinds[k]
+            if kind == KIND_STR:
+                v = obj[i]
+            elif not has[k]:
+                v = None
+            else:
+                v = _typed(kind, values[k])
+            s, r = src[k], srv[k]
+            s_dt = stamps.get(s)
+            if s_dt is None:
+                s_dt = stamps[s] = ns_to_utc(s)
+            r_dt = stamps.get(r)
+            if r_dt is None:
+                r_dt = stamps[r] = ns_to_utc(r)
+            q = qualities.get(codes[k], details.get(i, "") if with_detail[k] else "")
+            out.append(TagValue(paths[i], v, q, s_dt, r_dt))
+        return out
+
+
+def _typed(kind: int, f: float) -> Scalar:
+    if kind == KIND_FLOAT:
+        return f
+    if kind == KIND_BOOL:
+        return f != 0.0
+    if f != f or f in (float("inf"), float("-inf")):
+        return f   # an integer tag cannot hold these; show what arrived rather than crash
+    return int(round(f))

@@ -1,0 +1,124 @@
+"""Write validation and routing: from an operator's value to the collector owning the tag.
+
+Validation happens here, before any device is touched, so that every refusal
+has a typed status (read-only, bad type, out of range) and the device only ever
+sees values of the tag's data type inside its range.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+from .contracts import TagWriter
+from .site.model import TagSpec
+from .values import Scalar, WriteResult, WriteStatus
+
+log = logging.getLogger(__name__)
+
+_INT_RANGES = {
+    "int16": (-2**15, 2**15 - 1), "uint16": (0, 2**16 - 1),
+    "int32": (-2**31, 2**31 - 1), "uint32": (0, 2**32 - 1),
+    "int64": (-2**63, 2**63 - 1), "uint64": (0, 2**64 - 1),
+}
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """Outcome of validating a write: the value coerced to the tag's type, or a refusal."""
+
+    value: Scalar
+    status: WriteStatus = WriteStatus.OK
+    message: str = ""
+
+
+def coerce_write(spec: TagSpec, value: Scalar) -> Checked:
+    """Check ``value`` against ``spec``: access, data type, range; coerce to the tag's type."""
+    if not spec.writable:
+        return Checked(value, WriteStatus.READ_ONLY, f"{spec.path} is read-only")
+    dt = spec.data_type
+    if dt == "string":
+        if not isinstance(value, str):
+            return Checked(value, WriteStatus.BAD_TYPE, f"{spec.path} takes a string, got {_kind(value)}")
+        return Checked(value)
+    if dt == "bool":
+        if isinstance(value, bool):
+            return Checked(value)
+        if isinstance(value, int) and value in (0, 1):
+            return Checked(bool(value))
+        return Checked(value, WriteStatus.BAD_TYPE, f"{spec.path} takes true/false (or 0/1), got {value!r}")
+    # Numeric: a bool or a string is a mistake, not a number.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return Checked(value, WriteStatus.BAD_TYPE, f"{spec.path} takes a number ({dt}), got {_kind(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        return Checked(value, WriteStatus.BAD_TYPE, f"{spec.path} takes a finite number, got {value!r}")
+    if dt in _INT_RANGES:
+        if isinstance(value, float):
+            if not value.is_integer():
+                return Checked(value, WriteStatus.BAD_TYPE, f"{spec.path} is {dt} and takes whole numbers, got {value!r}")
+            value = int(value)
+        lo, hi = _INT_RANGES[dt]
+        if not lo <= value <= hi:
+            return Checked(value, WriteStatus.OUT_OF_RANGE, f"{value} does not fit {dt} ({lo}..{hi}) of {spec.path}")
+    else:
+        value = float(value)
+        if dt == "float32" and abs(value) > _FLOAT32_MAX:
+            return Checked(value, WriteStatus.OUT_OF_RANGE, f"{value!r} does not fit float32 of {spec.path}")
+    if spec.eu_lo is not None and spec.eu_hi is not None:
+        lo, hi = sorted((spec.eu_lo, spec.eu_hi))
+        if not lo <= value <= hi:
+            units = f" {spec.units}" if spec.units else ""
+            return Checked(value, WriteStatus.OUT_OF_RANGE,
+                           f"{value!r} is outside the range {lo:g}..{hi:g}{units} of {spec.path}")
+    return Checked(value)
+
+
+def _kind(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+class WriteRouter:
+    """Maps device names to the collectors (``TagWriter``s) that write to them."""
+
+    def __init__(self) -> None:
+        self._writers: dict[str, TagWriter] = {}
+
+    def register(self, device: str, writer: TagWriter) -> None:
+        """Route writes of ``device``'s tags to ``writer`` (one writer per device)."""
+        if not hasattr(writer, "write_tag"):
+            raise TypeError(f"{writer!r} has no write_tag(spec, value): not a TagWriter")
+        current = self._writers.get(device)
+        if current is not None and current is not writer:
+            raise ValueError(f"device {device!r} already has a writer: {current!r}")
+        self._writers[device] = writer
+
+    def unregister(self, device: str) -> None:
+        """Stop routing writes to ``device`` (its tags then answer DEVICE_UNREACHABLE)."""
+        self._writers.pop(device, None)
+
+    def writer(self, device: str | None) -> TagWriter | None:
+        """The writer for ``device``, if any."""
+        return self._writers.get(device) if device else None
+
+    async def route(self, spec: TagSpec, value: Scalar) -> WriteResult:
+        """Validate and write; never raises: every failure is a typed WriteResult."""
+        checked = coerce_write(spec, value)
+        if checked.status is not WriteStatus.OK:
+            return WriteResult(spec.path, value, checked.status, checked.message)
+        writer = self.writer(spec.device)
+        if writer is None:
+            where = f"device {spec.device!r}" if spec.device else "no device"
+            return WriteResult(spec.path, checked.value, WriteStatus.DEVICE_UNREACHABLE,
+                               f"no collector is connected for {where}")
+        try:
+            result = await writer.write_tag(spec, checked.value)
+        except Exception as exc:
+            log.exception("writer for device %r raised on %s", spec.device, spec.path)
+            return WriteResult(spec.path, checked.value, WriteStatus.DEVICE_UNREACHABLE,
+                               f"collector for device {spec.device!r} failed: {type(exc).__name__}: {exc}")
+        if not isinstance(result, WriteResult):
+            return WriteResult(spec.path, checked.value, WriteStatus.DEVICE_EXCEPTION,
+                               f"collector for device {spec.device!r} returned {result!r}, not a WriteResult")
+        return result
