@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..auth import Authenticator, TokenAuthenticator
 from ..events import EventBus
@@ -35,9 +35,20 @@ class ServerContext:
     auth: Authenticator = field(default_factory=TokenAuthenticator)
     api_routes: dict[str, Any] = field(default_factory=dict)   # "/api/v1/<name>" mount -> twisted.web resource
     provides: dict[str, Any] = field(default_factory=dict)     # named objects shared between components
+    api_operations: list[Any] = field(default_factory=list)   # tagdb.api.openapi.Operation, for openapi.json
 
-    def mount_api(self, name: str, resource: Any) -> None:
-        """Serve ``resource`` at ``/api/v1/<name>``; a name may be mounted once."""
+    def mount_api(self, name: str, resource: Any, operations: Iterable[Any] = ()) -> None:
+        """Serve ``resource`` at ``/api/v1/<name>``; a name may be mounted once.
+
+        ``operations`` (:class:`tagdb.api.openapi.Operation`, paths relative to
+        ``/api/v1`` and starting with ``/<name>``) document the resource in
+        ``/api/v1/openapi.json``.
+        """
         if name in self.api_routes:
             raise ValueError(f"API path /api/v1/{name} is already mounted")
+        operations = list(operations)
+        for op in operations:
+            if op.path != f"/{name}" and not op.path.startswith(f"/{name}/"):
+                raise ValueError(f"operation {op.method} {op.path} is not under the mount /{name}")
         self.api_routes[name] = resource
+        self.api_operations.extend(operations)

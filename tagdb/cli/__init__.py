@@ -1,0 +1,1 @@
+"""The ``spms`` command line: ``main`` plus one module per group of subcommands."""
