@@ -1,0 +1,162 @@
+"""Subscriptions: one batch per subscriber per reactor turn, glob and prefix membership."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from tagdb.database import TagDatabase
+from tagdb.errors import PatternError
+
+from .conftest import spec
+
+PATHS = ([f"tower-a/elevator-{e}/{t}" for e in range(1, 11) for t in ("current_floor", "load_kg", "door_open")]
+         + [f"tower-b/ahu-{a}/supply_temp" for a in range(1, 6)]
+         + ["tower-a/meter/kwh", "plant/chiller-1/supply_temp"])
+
+
+@pytest.fixture
+def db(clock):
+    return TagDatabase([spec(p) for p in PATHS], clock)
+
+
+@pytest.mark.parametrize("pattern, expected", [
+    ("tower-a/*/current_floor", [f"tower-a/elevator-{e}/current_floor" for e in range(1, 11)]),
+    ("tower-a/elevator-?/door_open", [f"tower-a/elevator-{e}/door_open" for e in range(1, 10)]),
+    ("tower-b/", [f"tower-b/ahu-{a}/supply_temp" for a in range(1, 6)]),
+    ("**/supply_temp", [f"tower-b/ahu-{a}/supply_temp" for a in range(1, 6)] + ["plant/chiller-1/supply_temp"]),
+    ("tower-a/**/kwh", ["tower-a/meter/kwh"]),
+    ("tower-a/meter/kwh", ["tower-a/meter/kwh"]),
+    ("tower-a/*", []),          # '*' stays inside one segment
+    ("tower", []),              # neither a prefix nor a path
+    ("tower-a/elevator-1", []),  # a prefix needs its trailing '/'
+])
+def test_match(db, pattern, expected):
+    assert db.match(pattern) == expected
+
+
+def test_malformed_pattern(db):
+    with pytest.raises(PatternError):
+        db.match("a/x**/b")
+    with pytest.raises(PatternError):
+        db.subscribe("", lambda batch: None)
+
+
+def test_one_thousand_changes_in_one_turn_give_one_callback_per_subscriber(clock):
+    paths = [f"b{b}/dev{d}/t{t}" for b in range(2) for d in range(10) for t in range(50)]
+    db = TagDatabase([spec(p) for p in paths], clock)
+    calls: dict[str, list] = {"all": [], "b0": [], "floor": [], "none": []}
+    db.subscribe("**", calls["all"].append)
+    db.subscribe("b0/", calls["b0"].append)
+    db.subscribe("b1/dev3/*", calls["floor"].append)
+    db.subscribe("nowhere/", calls["none"].append)
+    ids = db.ids(paths)
+    # Ten separate ingests in the same turn, 100 tags each.
+    for k in range(10):
+        db.ingest(ids[k * 100:(k + 1) * 100], np.full(100, float(k)))
+    assert all(not v for v in calls.values())   # nothing before the turn ends
+    clock.advance(0)
+    assert len(calls["all"]) == 1 and len(calls["all"][0]) == 1000
+    assert len(calls["b0"]) == 1 and {tv.path for tv in calls["b0"][0]} == set(paths[:500])
+    assert len(calls["floor"]) == 1
+    assert {tv.path for tv in calls["floor"][0]} == {f"b1/dev3/t{t}" for t in range(50)}
+    assert calls["none"] == []
+    # TagValue objects are built once and shared between subscribers.
+    by_path = {tv.path: tv for tv in calls["all"][0]}
+    assert all(tv is by_path[tv.path] for tv in calls["b0"][0])
+    # The batch is in tag order and each value is the one ingested.
+    assert [tv.path for tv in calls["all"][0]] == paths
+    assert by_path["b1/dev9/t49"].value == 9.0
+    clock.advance(0)
+    assert len(calls["all"]) == 1   # no changes, no callback
+
+
+def test_a_tag_changed_twice_in_one_turn_is_delivered_once_with_its_latest_value(db, clock):
+    seen = []
+    db.subscribe("tower-a/meter/kwh", seen.append)
+    ids = db.ids(["tower-a/meter/kwh"])
+    db.ingest(ids, [1.0])
+    db.ingest(ids, [2.0])
+    clock.advance(0)
+    assert [[tv.value for tv in batch] for batch in seen] == [[2.0]]
+
+
+def test_cancel_stops_delivery_and_is_idempotent(db, clock):
+    seen = []
+    sub = db.subscribe("tower-b/", seen.append)
+    assert db.subscriber_count == 1
+    sub.cancel()
+    sub.cancel()
+    assert db.subscriber_count == 0
+    db.ingest(db.ids(["tower-b/ahu-1/supply_temp"]), [18.0])
+    clock.advance(0)
+    assert seen == []
+
+
+def test_cancel_from_inside_a_callback_stops_later_subscribers_in_the_same_turn(db, clock):
+    second = []
+    subs = {}
+
+    def first(batch):
+        subs["second"].cancel()
+
+    db.subscribe("**", first)
+    subs["second"] = db.subscribe("**", second.append)
+    db.ingest(db.ids(["tower-a/meter/kwh"]), [1.0])
+    clock.advance(0)
+    assert second == []
+
+
+def test_a_raising_callback_is_logged_and_others_still_receive(db, clock, caplog):
+    got = []
+
+    def broken(batch):
+        raise RuntimeError("subscriber bug")
+
+    db.subscribe("**", broken)
+    db.subscribe("**", got.append)
+    db.ingest(db.ids(["tower-a/meter/kwh"]), [1.0])
+    with caplog.at_level(logging.ERROR):
+        clock.advance(0)
+    assert len(got) == 1
+    assert "subscriber bug" in caplog.text
+
+
+def test_tags_added_later_join_matching_subscriptions(db, clock):
+    seen = []
+    db.subscribe("tower-c/", seen.append)
+    db.subscribe("tower-a/meter/kwh", lambda batch: None)
+    db.add_tags([spec(f"tower-c/new-{i}") for i in range(2000)])   # forces the columns to grow
+    db.ingest(db.ids(["tower-c/new-1999", "tower-a/meter/kwh"]), [5.0, 6.0])
+    clock.advance(0)
+    assert [[tv.path for tv in b] for b in seen] == [["tower-c/new-1999"]]
+    assert db.get("tower-a/meter/kwh").value == 6.0
+
+
+def test_initial_delivers_current_values_once_on_the_next_turn(db, clock):
+    db.ingest(db.ids(["tower-a/meter/kwh"]), [42.0])
+    clock.advance(0)
+    seen = []
+    db.subscribe("tower-a/meter/", seen.append, initial=True)
+    assert seen == []
+    clock.advance(0)
+    assert [[(tv.path, tv.value) for tv in b] for b in seen] == [[("tower-a/meter/kwh", 42.0)]]
+
+
+def test_initial_on_a_cancelled_subscription_delivers_nothing(db, clock):
+    seen = []
+    db.subscribe("**", seen.append, initial=True).cancel()
+    clock.advance(0)
+    assert seen == []
+
+
+def test_unwatched_changes_build_no_tagvalues(db, clock, monkeypatch):
+    built = []
+    original = db._cols.build
+    monkeypatch.setattr(db._cols, "build", lambda ids, paths: built.append(len(ids)) or original(ids, paths))
+    db.subscribe("tower-b/", lambda batch: None)
+    db.ingest(db.ids(["tower-a/meter/kwh", "tower-b/ahu-1/supply_temp"]), [1.0, 2.0])
+    clock.advance(0)
+    assert built == [1]
