@@ -228,7 +228,7 @@ def api_tokens(site) -> dict[str, dict]:
     return dict(api.get("tokens") or {})
 
 
-def build_root(site, reactor, data_dir: Path | str, *, components: Iterable[Component] = COMPONENTS,
+def build_root(site, reactor, data_dir: Path | str, *, components: Iterable[Component] | None = None,
                context: ServerContext | None = None, start_timeout: float = DEFAULT_START_TIMEOUT,
                stop_timeout: float = DEFAULT_STOP_TIMEOUT) -> RootService:
     """Build the service tree for ``site``: call every factory in order and add its service.
@@ -240,7 +240,7 @@ def build_root(site, reactor, data_dir: Path | str, *, components: Iterable[Comp
     Path(ctx.data_dir).mkdir(parents=True, exist_ok=True)
     root = RootService(ctx, start_timeout=start_timeout, stop_timeout=stop_timeout)
     ctx.provides.setdefault("root", root)
-    for component in components:
+    for component in (COMPONENTS if components is None else components):
         factory = _load_factory(component, site)
         if factory is None:
             continue
