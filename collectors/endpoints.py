@@ -1,0 +1,43 @@
+"""Endpoint parsing, and the port offset that lets the demo run on free ports."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+
+def split_endpoint(endpoint: str, default_port: int) -> tuple[str, int]:
+    """``tcp://host:port`` or ``opc.tcp://host:port/path`` → (host, port)."""
+    parts = urlsplit(endpoint)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+def with_port(endpoint: str, port: int) -> str:
+    """The same endpoint on another port (path kept)."""
+    parts = urlsplit(endpoint)
+    host = parts.hostname or "127.0.0.1"
+    return parts._replace(netloc=f"{host}:{port}").geturl()
+
+
+def simulated_devices(site) -> set[str]:
+    """Names of the devices the site's ``simulators:`` section serves (enabled instances)."""
+    section = site.section("simulators") or {}
+    if not section or not section.get("enabled", True):
+        return set()
+    return {d for inst in (section.get("instances") or {}).values() if inst.get("enabled", True)
+            for d in inst["devices"]}
+
+
+def port_offset(site) -> int:
+    """The ``simulators.port_offset`` of the site (0 when absent)."""
+    section = site.section("simulators") or {}
+    return int(section.get("port_offset") or 0) if section.get("enabled", True) else 0
+
+
+def effective_endpoint(site, device) -> str:
+    """The endpoint to use for ``device``: simulated devices move by the port offset."""
+    offset = port_offset(site)
+    if not offset or device.name not in simulated_devices(site):
+        return device.endpoint
+    default = 4840 if device.protocol == "opcua" else 502
+    _, port = split_endpoint(device.endpoint, default)
+    return with_port(device.endpoint, port + offset)

@@ -1,0 +1,1 @@
+"""Modbus TCP collection: read planning, value codec, shared connections, device pollers."""

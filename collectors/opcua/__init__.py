@@ -1,0 +1,1 @@
+"""OPC UA collection over asyncua: sessions, subscriptions, writes, browsing."""

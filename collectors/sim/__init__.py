@@ -1,0 +1,1 @@
+"""Deterministic equipment simulators serving real Modbus/OPC UA traffic on loopback."""

@@ -1,0 +1,51 @@
+"""Helpers for tests that drive collectors and simulators over real loopback sockets.
+
+Public so that other packages' tests (alarms, control, billing) can run the
+simulated equipment the same way: ``aio_test`` runs an asyncio coroutine test
+on the Twisted asyncio reactor, ``wait_until`` waits on a condition with a
+timeout instead of sleeping a fixed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+import time
+from typing import Any, Callable
+
+
+def aio_test(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate an ``async def`` test whose body awaits asyncio things (pymodbus, asyncua).
+
+    pytest-twisted waits on Deferreds; a coroutine run by ``Deferred.fromCoroutine``
+    cannot await bare asyncio futures, so the body runs as an asyncio task.
+    """
+    import pytest_twisted
+    from twisted.internet.defer import Deferred
+
+    @functools.wraps(fn)
+    async def wrapper(*args, **kwargs):
+        return await Deferred.fromFuture(asyncio.ensure_future(fn(*args, **kwargs)))
+
+    return pytest_twisted.ensureDeferred(wrapper)
+
+
+async def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01,
+                     what: str = "condition") -> Any:
+    """Poll ``condition()`` until truthy (returned) or raise TimeoutError naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
