@@ -189,7 +189,7 @@ def _check_rule(rule, rs: RuleSite, paths, priorities, groups) -> list[tuple[str
         out.append((".priority", f"unknown priority {rule['priority']!r} (known: {', '.join(sorted(priorities))})"))
     for lvl in LIMIT_LEVELS:
         level = rule.get(lvl)
-        if isinstance(level, dict) and level.get("priority") and level["priority"] not in priorities:
+        if isinstance(level, Mapping) and level.get("priority") and level["priority"] not in priorities:
             out.append((f".{lvl}.priority", f"unknown priority {level['priority']!r}"))
     for g in rule.get("suppress") or []:
         if g not in groups:
