@@ -86,8 +86,6 @@ class ReadBlock:
                 v = arr[g.gather[:, 0]].astype(np.float64)
             elif g.kind == "bit":
                 regs = arr[g.gather[:, 0]]
-                if g.byte_order == "little":
-                    regs = ((regs >> 8) | (regs << 8)).astype(np.uint16)
                 v = ((regs >> g.bits) & 1).astype(np.float64)
             elif g.kind == "num":
                 v = decode_matrix(arr[g.gather], g.data_type, g.word_order, g.byte_order)
@@ -112,7 +110,7 @@ def _build_groups(block: ReadBlock) -> None:
         if block.table in ("co", "di"):
             key = ("bits", "bool", "big", "big")
         elif p.address.bit is not None:
-            key = ("bit", "bool", "big", p.byte_order)
+            key = ("bit", "bool", "big", "big")   # bit N is of the register's value: no byte order
         elif p.data_type == "string":
             key = ("str", "string", "big", p.byte_order)
         else:

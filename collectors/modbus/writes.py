@@ -58,8 +58,6 @@ async def write_value(link: ModbusLink, priority: int, unit: int, spec: TagSpec,
                 return rr
             reg = rr.registers[0]
             mask = 1 << addr.bit
-            if byte_order == "little":
-                mask = ((mask >> 8) | (mask << 8)) & 0xFFFF
             reg = (reg | mask) if bit_value else (reg & ~mask & 0xFFFF)
             return await client.write_register(addr.offset, reg, device_id=unit)
         if len(regs) == 1:
