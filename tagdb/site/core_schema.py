@@ -181,7 +181,7 @@ def tag_cross_errors(t: dict, where: Where) -> Errors:
         if not numeric:
             errors.append(where("deadband", f"a {t['type']} tag has no deadband"))
         elif deadband.percent and rng is None and scaling is None:
-            errors.append(where("deadband", "a percent deadband needs a range: [lo, hi] (or a scaling)"))
+            errors.append(where("deadband", "a percent deadband needs a range (or a scaling) to be a percent of"))
     return errors
 
 

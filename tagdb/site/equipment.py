@@ -115,8 +115,9 @@ def _overrides(item: dict, raw: LDict, fld: str, tpl: Template) -> tuple[dict, E
         if tname not in names:
             errors.append(ConfigError(tloc, tfield, f"template {tpl.name!r} has no tag {tname!r}{_known(names)}"))
             continue
+        fraw = oraw.get(tname) if isinstance(oraw, LDict) else None
         for key, value in fields.items():
-            kloc = _sub_loc(fields, key, tloc)
+            kloc = _sub_loc(fraw, key, tloc)
             if key not in TAG_BODY:
                 errors.append(ConfigError(kloc, f"{tfield}.{key}", f"cannot override {key!r}: not a tag field"
                                           f"{_known(TAG_BODY)}"))
