@@ -26,6 +26,17 @@ except Exception:  # running from a checkout without metadata
     VERSION = "0.0.0"
 
 
+class ApiSite(Site):
+    """The HTTP site; access lines go to the ``spms.api.access`` logger at DEBUG, not to INFO."""
+
+    access_log = logging.getLogger("spms.api.access")
+
+    def log(self, request) -> None:
+        if self.access_log.isEnabledFor(logging.DEBUG):
+            line = self._logFormatter(self._logDateTime, request)
+            self.access_log.debug("%s", line)
+
+
 class ApiService(Service):
     """Listens for REST requests while running."""
 
@@ -35,7 +46,7 @@ class ApiService(Service):
         self.configured_port = port
         self.port: int | None = None
         self._listener = None
-        self.site = Site(Root(ctx, VERSION))
+        self.site = ApiSite(Root(ctx, VERSION), reactor=ctx.reactor)
         self.site.displayTracebacks = False
         self.site.noisy = False
 

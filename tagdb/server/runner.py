@@ -43,14 +43,18 @@ def announce(root: RootService, out=None) -> None:
 
 
 def start_when_running(reactor, root: RootService, on_started: Callable[[RootService], None],
-                       on_failed: Callable[[ComponentStartError], None]) -> None:
+                       on_failed: Callable[[ComponentStartError], None],
+                       signals: ShutdownSignals | None = None) -> None:
     """Start ``root`` inside the running event loop.
 
     ``callWhenRunning`` fires before the asyncio loop runs (no running loop yet,
     which breaks asyncua and pymodbus); ``callLater(0)`` from there runs inside it.
+    ``signals`` are (re)installed there, after the reactor installed its own.
     """
 
     def start() -> None:
+        if signals is not None:
+            signals.install()
         d = root.startService()
         d.addCallbacks(lambda _: on_started(root), lambda f: on_failed(f.value))
         d.addErrback(lambda f: log.error("start-up callback failed: %s", f.getTraceback()))
@@ -89,10 +93,10 @@ def run_site(site, data_dir: Path | str, *, api_port: int | None = None,
         d.addBoth(lambda _: reactor.stop() if reactor.running else None)
 
     signals = ShutdownSignals(shutdown, reactor.callFromThread, grace=shutdown_grace(root))
-    start_when_running(reactor, root, on_started, failed)
-    signals.install()
+    start_when_running(reactor, root, on_started, failed, signals)
+    signals.install()  # covers the moment before the loop runs; re-asserted once it does
     try:
-        reactor.run(installSignalHandlers=False)
+        reactor.run()
     finally:
         signals.uninstall()
     log.info("exiting with status %d", status[0])

@@ -66,10 +66,15 @@ class ShutdownSignals:
         return tuple(self._received)
 
     def install(self) -> None:
-        """Install the handlers (main thread only), remembering the previous ones."""
+        """Install the handlers (main thread only), remembering the previous ones.
+
+        Calling it again re-asserts the handlers (after the reactor installed its own).
+        """
         for sig in SIGNALS:
-            self._previous[sig] = signal.getsignal(sig)
-            signal.signal(sig, self.handle)
+            current = signal.getsignal(sig)
+            if current != self.handle:
+                self._previous.setdefault(sig, current)
+                signal.signal(sig, self.handle)
 
     def uninstall(self) -> None:
         """Put the previous handlers back and disarm the watchdog."""

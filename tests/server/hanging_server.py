@@ -1,0 +1,41 @@
+"""Helper process for the forced-exit test: a site whose last component never finishes stopping.
+
+Run as ``python hanging_server.py DATA_DIR``; not a test module.
+"""
+
+import sys
+import types
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+
+from tagdb.server import root
+from tagdb.server.reactor import install_asyncio_reactor
+from tagdb.site.model import SiteModel
+
+install_asyncio_reactor()
+
+from tagdb.cli.main import setup_logging  # noqa: E402
+
+setup_logging("INFO")
+
+
+class Stuck(Service):
+    """Starts, then never finishes stopping (a wedged device connection)."""
+
+    def stopService(self):
+        super().stopService()
+        return Deferred()
+
+
+module = types.ModuleType("spms_test_stuck")
+module.from_config = lambda ctx: Stuck()
+sys.modules["spms_test_stuck"] = module
+root.COMPONENTS = (*root.COMPONENTS[:-1], root.Component("stuck", "spms_test_stuck", lambda s: True),
+                   root.COMPONENTS[-1])
+
+from tagdb.server.runner import run_site  # noqa: E402
+
+site = SiteModel(name="stuck", timezone="UTC", files=(), buildings=(), devices={}, tags=(), equipment=(),
+                 sections={"server": {"api": {"address": "127.0.0.1", "port": 8080, "tokens": {}}}})
+sys.exit(run_site(site, sys.argv[1], api_port=0, stop_timeout=600))
