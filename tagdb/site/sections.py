@@ -14,8 +14,10 @@ from types import ModuleType
 
 SECTIONS: dict[str, str] = {
     "server": "tagdb.server.schema",
+    "historian": "tagdb.historian.schema",
     "alarms": "alarms.schema",
     "simulators": "collectors.schema",
+    "control": "control.schema",
 }
 
 

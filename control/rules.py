@@ -1,0 +1,234 @@
+"""Declarative interlock and sequence rules: conditions over tags, actions as writes.
+
+A rule has a ``when`` condition (a safe expression over ``{tag}`` references),
+an optional ``for`` delay the condition must hold, and steps to run:
+
+* ``once`` (edge) rules run ``do`` once each time the condition becomes true
+  and ``else`` once when it becomes false again;
+* ``continuous`` (level) rules keep the targets of ``do`` (while true) or
+  ``else`` (while false) at their values, re-running the steps whenever a target
+  reads something else.
+
+Steps are ``write`` (a value or an ``expr``), ``delay`` and ``wait`` (for a
+condition, with a timeout that aborts the sequence). Every write goes through
+the command path, so interlocks, audit and read-back apply to rules too. A
+condition with a Bad input is unknown: nothing runs and the timer restarts.
+State is published under ``_system/control/rules/<name>/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.task import LoopingCall
+
+from tagdb.values import Scalar
+
+from . import _async
+from .commands import SYSTEM, CommandService, _equal
+from .expr import BadInputError, Expression
+from .state import StatePublisher, state_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a sequence: exactly one of write / delay / wait is set."""
+
+    write: str | None = None
+    value: Scalar = None
+    expr: Expression | None = None
+    verify: bool = True
+    delay: float | None = None
+    wait: Expression | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One configured rule."""
+
+    name: str
+    when: Expression
+    do: tuple[Step, ...]
+    otherwise: tuple[Step, ...] = ()
+    mode: str = "once"             # once | continuous
+    hold: float = 0.0              # the "for:" delay
+    interval: float = 1.0
+    description: str = ""
+
+    @property
+    def paths(self) -> list[str]:
+        """Every tag the rule reads (for its snapshot)."""
+        out = list(self.when.paths)
+        for step in (*self.do, *self.otherwise):
+            for expr in (step.expr, step.wait):
+                out += list(expr.paths) if expr else []
+            if step.write:
+                out.append(step.write)
+        return list(dict.fromkeys(out))
+
+
+@dataclass
+class _Runtime:
+    active: bool = False
+    since: float | None = None
+    running: Deferred | None = None
+    status: str = "idle"
+    runs: int = 0
+    last_error: str = ""
+    known: bool = True
+    snapshot: dict = field(default_factory=dict)
+
+
+class RuleRunner:
+    """Evaluates one rule on its own interval and runs its sequences."""
+
+    def __init__(self, spec: RuleSpec, tags: Any, clock: Any, commands: CommandService,
+                 publisher: StatePublisher) -> None:
+        self.spec = spec
+        self.tags = tags
+        self.clock = clock
+        self.commands = commands
+        self.publisher = publisher
+        self.rt = _Runtime()
+        self._paths = [p for p in spec.paths]
+        self._call: LoopingCall | None = None
+
+    def start(self) -> None:
+        """Evaluate every ``interval`` seconds."""
+        self._call = LoopingCall(self.tick)
+        self._call.clock = self.clock
+        self._call.start(self.spec.interval, now=True).addErrback(
+            lambda f: log.error("rule %s stopped: %s", self.spec.name, f.getTraceback()))
+
+    def stop(self) -> None:
+        """Stop evaluating and cancel a running sequence."""
+        if self._call is not None and self._call.running:
+            self._call.stop()
+        if self.rt.running is not None:
+            self.rt.running.cancel()
+
+    def tick(self) -> None:
+        """One evaluation from one snapshot."""
+        s, rt = self.spec, self.rt
+        now = self.clock.seconds()
+        snap = self.tags.snapshot(self._paths)
+        try:
+            raw = bool(s.when.evaluate(snap))
+            rt.known = True
+        except BadInputError as exc:
+            rt.known, rt.since = False, None
+            rt.last_error = f"input {exc} not usable"
+            self._publish()
+            return
+        except Exception as exc:  # noqa: BLE001 - e.g. comparing a string to a number
+            rt.known, rt.since = False, None
+            rt.last_error = f"{type(exc).__name__}: {exc}"
+            self._publish()
+            return
+        if raw:
+            rt.since = now if rt.since is None else rt.since
+            held = now - rt.since >= s.hold
+        else:
+            rt.since, held = None, False
+        if s.mode == "once":
+            if held and not rt.active:
+                rt.active = True
+                self._run(s.do, "do")
+            elif not raw and rt.active:
+                rt.active = False
+                if s.otherwise:
+                    self._run(s.otherwise, "else")
+        else:
+            rt.active = held
+            steps = s.do if held else s.otherwise
+            if steps and rt.running is None and self._needs(steps, snap):
+                self._run(steps, "do" if held else "else")
+        self._publish()
+
+    def _needs(self, steps: tuple[Step, ...], snap: dict) -> bool:
+        """True when some write target does not read its wanted value."""
+        for step in steps:
+            if step.write is None:
+                continue
+            tv = snap.get(step.write)
+            try:
+                wanted = step.expr.evaluate(snap) if step.expr is not None else step.value
+            except BadInputError:
+                return False
+            if tv is None or tv.quality.is_bad or not _equal(tv.value, wanted, 1e-6):
+                return True
+        return False
+
+    def _run(self, steps: tuple[Step, ...], which: str) -> None:
+        if self.rt.running is not None:
+            self.rt.running.cancel()
+        self.rt.runs += 1
+        self.rt.status = f"running {which}"
+        d = _async.start(self._sequence(steps, which))
+        self.rt.running = d
+        d.addBoth(self._finished, d)
+
+    def _finished(self, result: Any, d: Deferred) -> None:
+        if self.rt.running is d:
+            self.rt.running = None
+        if hasattr(result, "check") and result.check(CancelledError):
+            return None
+        if hasattr(result, "getErrorMessage"):
+            self.rt.status = "failed"
+            self.rt.last_error = result.getErrorMessage()
+            log.error("rule %s failed: %s", self.spec.name, self.rt.last_error)
+        self._publish()
+        return None
+
+    async def _sequence(self, steps: tuple[Step, ...], which: str) -> None:
+        name = self.spec.name
+        for i, step in enumerate(steps):
+            if step.delay is not None:
+                await _async.wait(_async.sleep(self.clock, step.delay))
+            elif step.wait is not None:
+                if not await self._wait_for(step.wait, step.timeout):
+                    self.rt.status = "aborted"
+                    self.rt.last_error = f"step {i + 1}: {step.wait.source} not true within {step.timeout:g} s"
+                    log.warning("rule %s: %s", name, self.rt.last_error)
+                    return
+            elif step.write is not None:
+                snap = self.tags.snapshot([p for p in (step.expr.paths if step.expr else ())])
+                value = step.expr.evaluate(snap) if step.expr is not None else step.value
+                record = await self.commands.execute(SYSTEM, step.write, value, source=f"rule:{name}",
+                                                     reason=f"rule {name} ({which})", verify=step.verify)
+                if not record.ok:
+                    self.rt.status = "aborted"
+                    self.rt.last_error = f"step {i + 1}: {step.write}={value!r} {record.status}: {record.message}"
+                    log.warning("rule %s: %s", name, self.rt.last_error)
+                    return
+        self.rt.status = f"done {which}"
+        self.rt.last_error = ""
+
+    async def _wait_for(self, cond: Expression, timeout: float) -> bool:
+        deadline = self.clock.seconds() + timeout
+        step = min(self.spec.interval, max(timeout, 0.01))
+        while True:
+            try:
+                if cond.evaluate(self.tags.snapshot(cond.paths)):
+                    return True
+            except BadInputError:
+                pass
+            if self.clock.seconds() >= deadline:
+                return False
+            await _async.wait(_async.sleep(self.clock, step))
+
+    def _publish(self) -> None:
+        rt, n = self.rt, self.spec.name
+        self.publisher.publish({
+            state_path("rules", n, "active"): rt.active,
+            state_path("rules", n, "known"): rt.known,
+            state_path("rules", n, "status"): rt.status,
+            state_path("rules", n, "runs"): rt.runs,
+            state_path("rules", n, "last_error"): rt.last_error,
+        })
