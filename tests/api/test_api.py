@@ -65,10 +65,10 @@ class Server:
         return resp, payload
 
 
-async def start_server(tmp_path, tokens=TOKENS, mount=None) -> Server:
+async def start_server(tmp_path, tokens=TOKENS, mount=None, **api) -> Server:
+    api = {"address": "127.0.0.1", "port": 8080, "tokens": tokens, **api}
     site = SiteModel(name="api-test", timezone="UTC", files=(), buildings=(), devices={}, tags=TAGS,
-                     equipment=(), sections={"server": {"api": {"address": "127.0.0.1", "port": 8080,
-                                                                "tokens": tokens}}})
+                     equipment=(), sections={"server": {"api": api}})
     ctx = make_context(site, reactor, tmp_path)
     ctx.provides["api_port"] = 0
     if mount:
@@ -263,6 +263,19 @@ async def test_reads_are_open_without_configured_tokens_but_writes_are_not(tmp_p
                      401, "unauthorized")
         # A sent but unknown token is refused even where anonymous reads are allowed.
         assert_error(*await srv.call("GET", "/tags", "whatever-token-0123456"), 401, "unauthorized")
+    finally:
+        await srv.root.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_anonymous_read_setting_overrides_the_default(tmp_path):
+    srv = await start_server(tmp_path, anonymous_read=True)
+    try:
+        resp, body = await srv.call("GET", "/tags/plant/chiller-1/run")
+        assert resp.code == 200
+        # Anonymous callers still never write.
+        assert_error(*await srv.call("POST", "/tags/plant/chiller-1/run/write", None, {"value": True}),
+                     401, "unauthorized")
     finally:
         await srv.root.stopService()
 
