@@ -1,0 +1,175 @@
+"""Contract: write, read back raw and aggregated, quality kept, timestamps exact, rollups correct.
+
+Every test runs against the embedded SQLite store and the real InfluxDB
+(started by scripts/test) through the same HistoryQuery API.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import pytest
+import pytest_twisted
+
+from tagdb.contracts import HistoryEvent
+from tagdb.historian.errors import SinkRejected
+from tagdb.historian.points import event_row
+from tagdb.values import BAD_COMM_FAILURE, GOOD, UNCERTAIN_LAST_USABLE
+
+from ..helpers import T0, at, rows, tv
+
+
+def _expected(values, start, step, end):
+    """Aggregates per epoch-aligned bucket over non-Bad numeric values, computed the obvious way."""
+    out = {}
+    for v in values:
+        if v.quality.is_bad or not isinstance(v.value, (int, float)) or not (start <= v.source_ts < end):
+            continue
+        t = v.source_ts.timestamp()
+        b = math.floor(t / step) * step
+        out.setdefault(b, []).append((v.source_ts, float(v.value)))
+    result = {}
+    for b, items in out.items():
+        vals = [x for _, x in items]
+        result[b] = {"min": min(vals), "max": max(vals), "mean": sum(vals) / len(vals),
+                     "last": max(items)[1], "count": len(vals)}
+    return result
+
+
+def _check_buckets(buckets, expected):
+    got = {b.start.timestamp(): b for b in buckets}
+    assert sorted(got) == sorted(expected)
+    for key, exp in expected.items():
+        b = got[key]
+        assert b.count == exp["count"]
+        assert b.min == pytest.approx(exp["min"])
+        assert b.max == pytest.approx(exp["max"])
+        assert b.mean == pytest.approx(exp["mean"], rel=1e-9)
+        assert b.last == pytest.approx(exp["last"])
+
+
+@pytest_twisted.ensureDeferred
+async def test_raw_values_quality_and_timestamps_come_back_exactly(store):
+    values = [
+        tv("b1/chiller-1/supply_temp", 6.25, at(0.000001)),
+        tv("b1/chiller-1/supply_temp", 6.5, at(1.5), UNCERTAIN_LAST_USABLE),
+        tv("b1/chiller-1/supply_temp", None, at(2.123457), BAD_COMM_FAILURE),
+        tv("b1/chiller-1/supply_temp", -1e-05, at(3.999999)),
+        tv("b1/chiller-1/running", True, at(0.25)),
+        tv("b1/chiller-1/running", False, at(7)),
+        tv("b1/chiller-1/mode", "auto, \"eco\" mode\\x", at(0.5)),
+        tv("b1/meter-1/energy_kwh", 123456789, at(1)),
+    ]
+    await store.write_points(rows(values))
+    got = await store.raw(["b1/chiller-1/supply_temp", "b1/chiller-1/running", "b1/chiller-1/mode",
+                           "b1/meter-1/energy_kwh", "b1/unknown"], T0, at(10))
+    temp = got["b1/chiller-1/supply_temp"]
+    assert [p.ts for p in temp] == [at(0.000001), at(1.5), at(2.123457), at(3.999999)]
+    assert [p.value for p in temp] == [6.25, 6.5, None, -1e-05]
+    assert [p.quality.code for p in temp] == [GOOD.code, UNCERTAIN_LAST_USABLE.code, BAD_COMM_FAILURE.code,
+                                              GOOD.code]
+    assert [(p.ts, p.value) for p in got["b1/chiller-1/running"]] == [(at(0.25), 1.0), (at(7), 0.0)]
+    assert [p.value for p in got["b1/chiller-1/mode"]] == ["auto, \"eco\" mode\\x"]
+    assert got["b1/meter-1/energy_kwh"][0].value == 123456789
+    assert got["b1/unknown"] == []
+    limited = await store.raw(["b1/chiller-1/supply_temp"], at(1), at(10), limit=2)
+    assert [p.ts for p in limited["b1/chiller-1/supply_temp"]] == [at(1.5), at(2.123457)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_rewriting_the_same_points_creates_no_duplicates(store):
+    values = [tv("b1/ahu-1/fan_speed", float(i), at(i)) for i in range(50)]
+    await store.write_points(rows(values))
+    await store.write_points(rows(values[10:30]))   # a replay after a crash
+    got = await store.raw(["b1/ahu-1/fan_speed"], T0, at(100))
+    assert [p.value for p in got["b1/ahu-1/fan_speed"]] == [float(i) for i in range(50)]
+    agg = await store.aggregate(["b1/ahu-1/fan_speed"], T0, at(100), 3600, ["count"])
+    assert [b.count for b in agg["b1/ahu-1/fan_speed"]] == [50]
+
+
+@pytest_twisted.ensureDeferred
+async def test_aggregates_per_interval_skip_bad_values(store):
+    rnd = random.Random(4)
+    path = "b1/meter-2/power_kw"
+    values = []
+    for i in range(600):  # 10 minutes, one value a second with jitter
+        q = BAD_COMM_FAILURE if rnd.random() < 0.1 else (UNCERTAIN_LAST_USABLE if rnd.random() < 0.1 else GOOD)
+        values.append(tv(path, round(rnd.uniform(10, 90), 3), at(i + rnd.randint(0, 999_999) / 1e6), q))
+    await store.write_points(rows(values))
+    for step in (60, 10, 7.5):
+        start, end = at(0), at(600)
+        got = await store.aggregate([path], start, end, step)
+        _check_buckets(got[path], _expected(values, start, step, end))
+    # Only the asked-for aggregates are filled in.
+    got = await store.aggregate([path], at(0), at(600), 60, ["max", "count"])
+    assert got[path][0].min is None and got[path][0].max is not None and got[path][0].count > 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_long_range_aggregates_match_raw_data_with_ragged_edges(store):
+    """Hours and minutes over 5 hours: the embedded store answers from its rollups here."""
+    rnd = random.Random(7)
+    paths = ["b2/lighting-1/power_w", "b2/lighting-2/power_w"]
+    values = []
+    for path in paths:
+        for i in range(0, 5 * 3600, 15):
+            q = BAD_COMM_FAILURE if rnd.random() < 0.05 else GOOD
+            values.append(tv(path, rnd.uniform(0, 500), at(i + rnd.random() * 10), q))
+    for i in range(0, len(values), 2000):
+        await store.write_points(rows(values[i:i + 2000], seq0=i + 1))
+    start, end = at(1234.5), at(5 * 3600 - 777)
+    for step in (3600, 600, 60):
+        got = await store.aggregate(paths, start, end, step)
+        for path in paths:
+            _check_buckets(got[path], _expected([v for v in values if v.path == path], start, step, end))
+
+
+@pytest_twisted.ensureDeferred
+async def test_late_data_updates_the_aggregates(store):
+    path = "b1/elevator-1/load_kg"
+    await store.write_points(rows([tv(path, 100.0, at(10)), tv(path, 300.0, at(3700))]))
+    await store.write_points(rows([tv(path, 900.0, at(20)), tv(path, 50.0, at(30))], seq0=10))
+    got = await store.aggregate([path], T0, at(7200), 3600)
+    first, second = got[path]
+    assert (first.min, first.max, first.last, first.count) == (50.0, 900.0, 50.0, 3)
+    assert first.mean == pytest.approx(350.0)
+    assert (second.start, second.last, second.count) == (at(3600), 300.0, 1)
+
+
+@pytest_twisted.ensureDeferred
+async def test_value_at_returns_the_reading_at_a_boundary(store):
+    path = "b1/meter-1/energy_kwh"
+    await store.write_points(rows([tv(path, 1000.5, at(100)), tv(path, 1010.25, at(200), UNCERTAIN_LAST_USABLE),
+                                   tv(path, 1020.0, at(300))]))
+    assert await store.value_at(path, at(99)) is None
+    exact = await store.value_at(path, at(200))
+    assert (exact.ts, exact.value, exact.quality.code) == (at(200), 1010.25, UNCERTAIN_LAST_USABLE.code)
+    between = await store.value_at(path, at(299.999999))
+    assert (between.ts, between.value) == (at(200), 1010.25)
+    assert (await store.value_at(path, at(10_000))).value == 1020.0
+    assert await store.value_at("b1/meter-9/nothing", at(10_000)) is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_events_are_stored_for_annotations(store):
+    ev1 = HistoryEvent(ts=at(5), source="b1/chiller-1/supply_temp", state="active", message="Supply temp high",
+                       priority=2, value=12.5)
+    ev2 = HistoryEvent(ts=at(65), source="b1/chiller-1/supply_temp", state="cleared", message="back to normal",
+                       priority=2, user="operator")
+    await store.write_points([(1, *event_row(ev1)), (2, *event_row(ev2))])
+    got = await store.events(T0, at(3600))
+    assert [(e.ts, e.source, e.state, e.message, e.priority) for e in got] == [
+        (at(5), "b1/chiller-1/supply_temp", "active", "Supply temp high", 2),
+        (at(65), "b1/chiller-1/supply_temp", "cleared", "back to normal", 2)]
+    assert got[0].value == 12.5 and got[1].user == "operator"
+    assert await store.events(T0, at(3600), ["other/tag"]) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_malformed_point_is_refused_as_rejected(store):
+    with pytest.raises(SinkRejected):
+        await store.write_points(rows([tv("b1/ahu-1/temp", float("nan"), at(1))]))
+    await store.write_points(rows([tv("b1/ahu-1/temp", 21.0, at(1))]))
+    got = await store.raw(["b1/ahu-1/temp"], T0, at(2))
+    assert [p.value for p in got["b1/ahu-1/temp"]] == [21.0]
+
