@@ -18,6 +18,7 @@ SECTIONS: dict[str, str] = {
     "alarms": "alarms.schema",
     "simulators": "collectors.schema",
     "control": "control.schema",
+    "business": "business.schema",
 }
 
 

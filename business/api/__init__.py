@@ -1,0 +1,1 @@
+"""REST resources of the business layer, mounted under ``/api/v1/``."""

@@ -1,0 +1,213 @@
+"""``/api/v1/auth`` (login, logout, me) and ``/api/v1/users`` (accounts, grants, API tokens),
+and the read-only ``/api/v1/audit`` log."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from ..audit import jsonable
+from ..errors import NotFound, PermissionDenied, ValidationError
+from ..identity import create_user, grants_for, new_api_token, set_grants, set_password, user_json
+from ..models import AuditEntry, User
+from ..permissions import visibility
+from .base import COOKIE, Api, JsonResource, bearer, query_params, read_json
+
+
+def require_global(principal, perm: str) -> None:
+    """Identity and audit data have no building scope: the permission must be held everywhere."""
+    if not visibility(principal, perm).everywhere:
+        raise PermissionDenied(f"permission {perm!r} required everywhere")
+
+
+class LoginResource(JsonResource):
+    """``POST {"username", "password"}`` → session token (also set as an HttpOnly cookie)."""
+
+    public = True
+
+    async def handle_POST(self, request, principal):
+        body = read_json(request)
+        fields = {k: "is required" for k in ("username", "password")
+                  if not isinstance(body, dict) or not isinstance(body.get(k), str) or not body.get(k)}
+        if fields:
+            raise ValidationError("username and password are required", fields)
+        result = await self.api.auth.login(body["username"], body["password"])
+        request.addCookie(COOKIE, result["token"].encode(), path=b"/", httpOnly=True, sameSite="strict")
+        return 200, result
+
+
+class LogoutResource(JsonResource):
+    """``POST`` revokes the caller's session."""
+
+    async def handle_POST(self, request, principal):
+        await self.api.auth.logout(bearer(request))
+        request.addCookie(COOKIE, b"", path=b"/", httpOnly=True, sameSite="strict", max_age=0)
+        return 204, None
+
+
+class MeResource(JsonResource):
+    """``GET`` the caller's identity, roles, grants and permissions."""
+
+    async def handle_GET(self, request, principal):
+        return 200, {"user": principal.user, "roles": sorted(principal.roles),
+                     "permissions": sorted(principal.permissions), "scopes": sorted(principal.scopes),
+                     "grants": [list(g) for g in (principal.attributes or {}).get("grants", ())]}
+
+
+class AuthResource(JsonResource):
+    """``/api/v1/auth/{login,logout,me}``."""
+
+    def __init__(self, api: Api) -> None:
+        super().__init__(api)
+        self.putChild(b"login", LoginResource(api))
+        self.putChild(b"logout", LogoutResource(api))
+        self.putChild(b"me", MeResource(api))
+
+
+class UsersResource(JsonResource):
+    """List and create users (``users.read`` / ``users.write`` everywhere: administrators)."""
+
+    def getChild(self, path, request):
+        return UserResource(self.api, path.decode()) if path else self
+
+    async def handle_GET(self, request, principal):
+        require_global(principal, "users.read")
+        params = query_params(request)
+
+        def work(s):
+            stmt = select(User).order_by(User.id)
+            if params.get("q"):
+                stmt = stmt.where(User.username.ilike(f"%{params['q']}%"))
+            total = s.scalar(select(func.count()).select_from(stmt.subquery()))
+            return {"items": [user_json(u, grants_for(s, u.id)) for u in s.scalars(stmt.limit(500))],
+                    "page": 1, "per_page": 500, "total": total}
+        return 200, await self.api.db.run(work)
+
+    async def handle_POST(self, request, principal):
+        require_global(principal, "users.write")
+        body = read_json(request)
+        if not isinstance(body, dict):
+            raise ValidationError("expected a JSON object", {"body": "expected a JSON object"})
+        unknown = set(body) - {"username", "password", "display_name", "grants", "person_id", "staff_id", "language"}
+        if unknown:
+            raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
+
+        def work(s):
+            u = create_user(s, self.api.hasher, actor=principal.user, now=self.api.clock(),
+                            username=body.get("username"), password=body.get("password"),
+                            display_name=str(body.get("display_name") or ""), grants=body.get("grants") or [],
+                            person_id=body.get("person_id"), staff_id=body.get("staff_id"),
+                            language=body.get("language") or "zh")
+            return user_json(u, grants_for(s, u.id))
+        result = await self.api.db.run(work)
+        return 201, result
+
+
+class UserResource(JsonResource):
+    """``GET``/``PATCH`` one user (display_name, active, language, grants, password)."""
+
+    def __init__(self, api: Api, ident: str) -> None:
+        super().__init__(api)
+        self.ident = ident
+
+    def getChild(self, path, request):
+        if path == b"tokens":
+            return TokensResource(self.api, self.ident)
+        return super().getChild(path, request)
+
+    def _user(self, s):
+        user = s.get(User, int(self.ident)) if self.ident.isdigit() else None
+        if user is None:
+            raise NotFound(f"no user {self.ident!r}")
+        return user
+
+    async def handle_GET(self, request, principal):
+        require_global(principal, "users.read")
+        return 200, await self.api.db.run(lambda s: user_json(self._user(s), grants_for(s, int(self.ident))))
+
+    async def handle_PATCH(self, request, principal):
+        require_global(principal, "users.write")
+        body = read_json(request)
+        if not isinstance(body, dict):
+            raise ValidationError("expected a JSON object", {"body": "expected a JSON object"})
+        unknown = set(body) - {"display_name", "active", "language", "grants", "password"}
+        errors = {k: "unknown or read-only field" for k in sorted(unknown)}
+        if "active" in body and not isinstance(body["active"], bool):
+            errors["active"] = "expected true or false"
+        if "language" in body and body["language"] not in ("zh", "en"):
+            errors["language"] = "must be zh or en"
+        if "display_name" in body and not isinstance(body["display_name"], str):
+            errors["display_name"] = "expected a string"
+        if errors:
+            raise ValidationError("invalid user change", errors)
+
+        def work(s):
+            user, now = self._user(s), self.api.clock()
+            if "password" in body:
+                set_password(s, self.api.hasher, user, body["password"], principal.user, now)
+            if "grants" in body:
+                set_grants(s, user, body["grants"] or [], principal.user, now)
+            before = user_json(user)
+            for key in ("display_name", "active", "language"):
+                if key in body:
+                    setattr(user, key, body[key])
+            after = user_json(user)
+            if after != before:
+                from ..audit import record
+                record(s, principal.user, "update", "users", user.id, before, after, now)
+            return user_json(user, grants_for(s, user.id))
+        result = await self.api.db.run(work)
+        await self.api.auth.refresh()
+        return 200, result
+
+
+class TokensResource(JsonResource):
+    """``POST {"name", "lifetime_s"}`` issues an API token for the user (shown once)."""
+
+    def __init__(self, api: Api, ident: str) -> None:
+        super().__init__(api)
+        self.ident = ident
+
+    async def handle_POST(self, request, principal):
+        require_global(principal, "users.write")
+        body = read_json(request)
+        if not isinstance(body, dict):
+            raise ValidationError("expected a JSON object", {"body": "expected a JSON object"})
+        if not self.ident.isdigit():
+            raise NotFound(f"no user {self.ident!r}")
+
+        def work(s):
+            token, row = new_api_token(s, int(self.ident), body.get("name"), self.api.clock(),
+                                       body.get("lifetime_s"), principal.user)
+            return {"id": row.id, "token": token, "name": row.name,
+                    "expires_at": row.expires_at.isoformat() if row.expires_at else None}
+        result = await self.api.db.run(work)
+        await self.api.auth.refresh()
+        return 201, result
+
+
+class AuditResource(JsonResource):
+    """``GET`` the audit log (``audit.read`` everywhere), newest first; filters entity, entity_id, actor."""
+
+    async def handle_GET(self, request, principal):
+        require_global(principal, "audit.read")
+        params = query_params(request)
+        bad = set(params) - {"entity", "entity_id", "actor", "page", "per_page"}
+        if bad:
+            raise ValidationError("invalid query parameters", {k: "unknown filter" for k in sorted(bad)})
+        try:
+            page, per_page = int(params.get("page", 1)), min(int(params.get("per_page", 100)), 500)
+        except ValueError:
+            raise ValidationError("invalid query parameters", {"page": "expected an integer"}) from None
+
+        def work(s):
+            stmt = select(AuditEntry)
+            for key in ("entity", "entity_id", "actor"):
+                if key in params:
+                    stmt = stmt.where(getattr(AuditEntry, key) == params[key])
+            total = s.scalar(select(func.count()).select_from(stmt.subquery()))
+            rows = s.scalars(stmt.order_by(AuditEntry.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page))
+            return {"items": [jsonable({"id": r.id, "at": r.at, "actor": r.actor, "action": r.action,
+                                        "entity": r.entity, "entity_id": r.entity_id, "before": r.before,
+                                        "after": r.after}) for r in rows],
+                    "page": page, "per_page": per_page, "total": total}
+        return 200, await self.api.db.run(work)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the business database (one revision chain in ``versions/``)."""

@@ -1,0 +1,159 @@
+"""Roles, permissions and scopes.
+
+A role is a named set of permissions. A user holds roles through grants, each
+in one scope: ``*`` (everywhere), ``property:<code>``, ``building:<code>`` or
+``unit:<id>``. A permission is granted for a record when some grant whose role
+includes it has a scope on the record's scope chain (e.g. ``("property:demo",
+"building:tower-a", "unit:42")``). Later modules add permissions to roles with
+:func:`extend_role` (work orders, finance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from tagdb.auth import Principal
+
+SCADA = ("tags.read", "tags.write", "alarms.ack", "alarms.shelve", "hmi.view", "hmi.command")
+
+# Collections of the REST API; each has "<name>.read" and "<name>.write".
+REGISTRY = ("properties", "buildings", "units", "parking", "common_areas")
+PEOPLE = ("people", "residencies", "leases", "vehicles")
+STAFFING = ("departments", "positions", "staff", "shifts", "roster", "attendance", "reviews")
+LEDGER = ("assets", "maintenance")
+
+
+def _rw(names: Iterable[str], read: bool = True, write: bool = True) -> set[str]:
+    out = set()
+    for n in names:
+        if read:
+            out.add(f"{n}.read")
+        if write:
+            out.add(f"{n}.write")
+    return out
+
+
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    "admin": {"*"},
+    "manager": (_rw(REGISTRY + PEOPLE + STAFFING + LEDGER) - {"properties.write"})
+    | {"audit.read", "import.run", "users.read", "tags.read", "alarms.ack", "hmi.view",
+       "workorders.read", "workorders.write", "finance.read"},
+    "finance": _rw(REGISTRY + PEOPLE, write=False) | {"finance.read", "finance.write", "audit.read"},
+    "engineer": _rw(LEDGER) | _rw(REGISTRY + ("staff",), write=False) | set(SCADA)
+    | {"workorders.read", "workorders.write"},
+    "operator": set(SCADA) | _rw(("buildings", "units", "assets"), write=False)
+    | {"workorders.read", "workorders.create"},
+    "technician": _rw(("assets", "buildings", "units"), write=False) | {"maintenance.read", "maintenance.write",
+                                                                     "tags.read", "hmi.view", "attendance.clock",
+                                                                     "workorders.read", "workorders.update"},
+    "security": _rw(("people", "vehicles", "parking", "buildings", "units"), write=False)
+    | {"tags.read", "alarms.ack", "hmi.view", "attendance.clock"},
+    "owner": _rw(("units", "people", "residencies", "leases", "parking"), write=False) | {"vehicles.read", "vehicles.write",
+                                                                                     "workorders.create", "workorders.read",
+                                                                                     "bills.read", "bills.pay"},
+    "tenant": _rw(("units", "people", "residencies", "leases"), write=False) | {"vehicles.read", "vehicles.write",
+                                                                             "workorders.create", "workorders.read",
+                                                                             "bills.read", "bills.pay"},
+}
+ROLES = tuple(ROLE_PERMISSIONS)
+RESIDENT_ROLES = ("owner", "tenant")
+
+
+def extend_role(role: str, *permissions: str) -> None:
+    """Add permissions to a role (for modules that define new resources)."""
+    ROLE_PERMISSIONS.setdefault(role, set()).update(permissions)
+
+
+def role_has(role: str, permission: str) -> bool:
+    """True when ``role`` includes ``permission`` (admin includes everything)."""
+    perms = ROLE_PERMISSIONS.get(role, set())
+    return "*" in perms or permission in perms
+
+
+def valid_scope(scope: str) -> bool:
+    """``*``, ``property:<code>``, ``building:<code>`` or ``unit:<int id>``."""
+    if scope == "*":
+        return True
+    kind, _, value = scope.partition(":")
+    if not value:
+        return False
+    if kind == "unit":
+        return value.isdigit()
+    return kind in ("property", "building")
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Where a permission applies: everywhere, or these properties/buildings/units (codes, ids)."""
+
+    everywhere: bool = False
+    properties: frozenset[str] = frozenset()
+    buildings: frozenset[str] = frozenset()
+    units: frozenset[int] = frozenset()
+
+    @property
+    def nothing(self) -> bool:
+        """True when the permission applies nowhere."""
+        return not (self.everywhere or self.properties or self.buildings or self.units)
+
+
+def grants_of(principal: Principal) -> tuple[tuple[str, str], ...]:
+    """The (role, scope) grants of a principal; static-token principals count as global grants."""
+    grants = principal.attributes.get("grants") if principal.attributes else None
+    if grants is not None:
+        return tuple(grants)
+    return tuple((role, scope) for role in principal.roles for scope in principal.scopes)
+
+
+def _has(principal: Principal, role: str, permission: str) -> bool:
+    if principal.attributes and principal.attributes.get("grants") is not None:
+        return role_has(role, permission)
+    # principals from other authenticators carry flat permissions
+    return permission in principal.permissions or "*" in principal.permissions
+
+
+def visibility(principal: Principal, permission: str) -> Visibility:
+    """Where ``principal`` holds ``permission``."""
+    props, blds, units = set(), set(), set()
+    for role, scope in grants_of(principal):
+        if not _has(principal, role, permission):
+            continue
+        if scope == "*":
+            return Visibility(everywhere=True)
+        kind, _, value = scope.partition(":")
+        if kind == "property":
+            props.add(value)
+        elif kind == "building":
+            blds.add(value)
+        elif kind == "unit" and value.isdigit():
+            units.add(int(value))
+    return Visibility(False, frozenset(props), frozenset(blds), frozenset(units))
+
+
+def allowed(principal: Principal, permission: str, chain: Iterable[str]) -> bool:
+    """True when ``principal`` holds ``permission`` somewhere on the record's scope chain."""
+    vis = visibility(principal, permission)
+    if vis.everywhere:
+        return True
+    for scope in chain:
+        kind, _, value = scope.partition(":")
+        if (kind == "property" and value in vis.properties) or (kind == "building" and value in vis.buildings) \
+                or (kind == "unit" and value.isdigit() and int(value) in vis.units):
+            return True
+    return False
+
+
+def principal_for(username: str, grants: Iterable[tuple[str, str]], **attributes) -> Principal:
+    """Build the shared :class:`Principal` for a user's grants.
+
+    ``permissions`` and ``scopes`` are the unions (what the tag server and the
+    HMI look at); the exact per-scope grants travel in ``attributes["grants"]``.
+    """
+    grants = tuple(sorted(set(grants)))
+    perms: set[str] = set()
+    for role, _scope in grants:
+        perms |= ROLE_PERMISSIONS.get(role, set())
+    scopes = frozenset(scope for _role, scope in grants)
+    return Principal(user=username, roles=frozenset(r for r, _ in grants), permissions=frozenset(perms),
+                     scopes=scopes, attributes={"grants": grants, **attributes})
