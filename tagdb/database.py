@@ -32,6 +32,8 @@ from .writes import WriteRouter
 
 log = logging.getLogger(__name__)
 
+_NUMBERS = (int, float, np.integer, np.floating, np.bool_)
+
 
 @dataclass
 class TagDbStats:
@@ -65,6 +67,7 @@ class TagDatabase:
         self._arange = np.arange(0)
         self._flush_call = None
         self._has_strings = False
+        self._string_ids: set[int] = set()
         self.stats = TagDbStats()
         self.add_tags(specs)
 
@@ -92,6 +95,7 @@ class TagDatabase:
                 self._device_ids.pop(spec.device, None)
             if spec.data_type == "string":
                 self._has_strings = True
+                self._string_ids.add(i)
         self._paths.extend(new_paths)
         self._specs.extend(specs)
         self._subs.extend(self._cols.capacity, start, new_paths)
@@ -138,7 +142,7 @@ class TagDatabase:
         i = self._index.get(path)
         if i is None:
             raise UnknownTagError(path)
-        return self._cols.build(np.array([i]), self._paths)[0]
+        return self._cols.build(np.array([i]))[0]
 
     def value(self, path: str) -> Scalar:
         """Just the current value of one tag, in its data type."""
@@ -150,7 +154,7 @@ class TagDatabase:
     def snapshot(self, paths: Iterable[str]) -> dict[str, TagValue]:
         """Current values of ``paths``, all read in this reactor turn (hence consistent)."""
         ids = self.ids(paths)
-        return {tv.path: tv for tv in self._cols.build(ids, self._paths)}
+        return {tv.path: tv for tv in self._cols.build(ids)}
 
     def match(self, pattern: str) -> list[str]:
         """Paths matching a glob or a prefix ending in '/', in configuration order."""
@@ -182,7 +186,7 @@ class TagDatabase:
             return
         ids = np.flatnonzero(sub.mask[: self._cols.n])
         if len(ids):
-            sub.deliver(self._cols.build(ids, self._paths))
+            sub.deliver(self._cols.build(ids))
 
     # ------------------------------------------------------------------ ingest
 
@@ -230,7 +234,7 @@ class TagDatabase:
         pos = cols.scratch
         pos[ids] = -1
         np.maximum.at(pos, ids, order)
-        keep = pos[ids] == order
+        keep = pos.take(ids) == order
         if not keep.all():
             ids, values = ids[keep], values[keep]
             codes, src = codes[keep], src[keep]
@@ -238,12 +242,17 @@ class TagDatabase:
                 force = force[keep]
             if details is not None:
                 details = [d for d, k in zip(details, keep.tolist()) if k]
-        old = cols.value[ids]
+        old = cols.value.take(ids)
         with np.errstate(invalid="ignore"):
-            changed = np.abs(values - old) > cols.deadband[ids]
-        changed |= codes != cols.quality[ids]
-        changed |= ~cols.has[ids]
-        changed |= np.isnan(values) != np.isnan(old)
+            changed = np.abs(values - old) > cols.deadband.take(ids)
+        changed |= codes != cols.quality.take(ids)
+        # A tag without a value holds NaN, so the NaN test below also catches
+        # "first value"; only NaN arriving at a valueless tag needs the has column.
+        new_nan, old_nan = np.isnan(values), np.isnan(old)
+        changed |= new_nan != old_nan
+        both = new_nan & old_nan
+        if both.any():
+            changed |= both & ~cols.has.take(ids)
         if force is not None:
             changed |= force
         cols.last_update_ns[ids] = now
@@ -282,28 +291,35 @@ class TagDatabase:
         unknown: list[str] = []
         wrong: list[str] = []
         changed = 0
+        strings = self._string_ids
+        details = cols.details
+        stamps: dict = {}   # a source usually stamps a whole batch with one time
         for tv in values:
             i = index.get(tv.path)
             if i is None:
                 unknown.append(tv.path)
                 continue
-            detail = "" if tv.quality.is_good else tv.quality.detail
-            src = datetime_to_ns(tv.source_ts)
+            q = tv.quality
+            detail = q.detail if q.detail and not q.is_good else ""
+            st = tv.source_ts
+            src = stamps.get(st)
+            if src is None:
+                src = stamps[st] = datetime_to_ns(st)
             v = tv.value
-            if cols.kind[i] == KIND_STR or v is None:
+            if v is None or i in strings:
                 if v is not None and not isinstance(v, str):
                     wrong.append(f"{tv.path}: {type(v).__name__} {v!r} for a string tag")
                     continue
-                changed += self._apply_object(i, v, tv.quality.code, detail, src, now)
+                changed += self._apply_object(i, v, q.code, detail, src, now)
                 continue
-            if isinstance(v, str) or not isinstance(v, (int, float)):
+            if v.__class__ is not float and not isinstance(v, _NUMBERS):
                 wrong.append(f"{tv.path}: {type(v).__name__} {v!r} for a {self._specs[i].data_type} tag")
                 continue
             num_ids.append(i)
-            num_vals.append(float(v))
-            num_codes.append(tv.quality.code)
+            num_vals.append(v)
+            num_codes.append(q.code)
             num_src.append(src)
-            num_force.append(detail != cols.details.get(i, ""))
+            num_force.append(detail != details.get(i, "") if details or detail else False)
             num_details.append(detail)
         if num_ids:
             changed += self._apply(np.array(num_ids, np.intp), np.array(num_vals, np.float64),
@@ -391,7 +407,7 @@ class TagDatabase:
             return 0
         cols.dirty[ids] = False
         self.stats.fan_outs += 1
-        made = self._subs.fan_out(ids, lambda watched: cols.build(watched, self._paths))
+        made = self._subs.fan_out(ids, cols.build)
         self.stats.deliveries += made
         return made
 

@@ -188,3 +188,16 @@ def test_samples_inside_the_deadband_still_count_as_updates(clock):
     db.ingest(ids, [2.0])
     assert db.stats.updates == 2 and db.stats.changes == 1
     assert db._cols.last_update_ns[ids[0]] == db.now_ns()
+
+
+def test_nan_at_a_tag_without_value_is_a_change(clock):
+    from datetime import datetime, timezone
+
+    from tagdb.values import BAD_COMM_FAILURE, TagValue
+
+    db, seen = make(clock, spec("a/t"))
+    now = datetime.now(timezone.utc)
+    db.update([TagValue("a/t", None, BAD_COMM_FAILURE, now, now)])
+    assert db.ingest(db.ids(["a/t"]), [math.nan], BAD_COMM_FAILURE.code) == 1
+    assert math.isnan(db.get("a/t").value)
+    assert db.ingest(db.ids(["a/t"]), [math.nan], BAD_COMM_FAILURE.code) == 0

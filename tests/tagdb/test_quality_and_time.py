@@ -149,3 +149,18 @@ def test_snapshot_is_taken_from_current_state(db, clock):
     assert db.spec("plc/s").data_type == "string"
     with pytest.raises(KeyError):
         db.get("missing")
+
+
+def test_update_with_an_unchanged_detail_publishes_nothing(db):
+    now = datetime.now(timezone.utc)
+    q = Quality(UNCERTAIN.code, "drifting")
+    assert db.update([TagValue("plc/t2", 1.0, q, now, now)]) == 1
+    assert db.update([TagValue("plc/t2", 1.0, q, now, now)]) == 0
+    assert db.update([TagValue("plc/t2", 1.0, Quality(UNCERTAIN.code, "drifting more"), now, now)]) == 1
+
+
+def test_update_accepts_numpy_and_python_numbers(db):
+    import numpy as np
+    now = datetime.now(timezone.utc)
+    db.update([TagValue("plc/t1", np.float32(2.5), GOOD, now, now), TagValue("plc/t2", np.int64(7), GOOD, now, now)])
+    assert db.get("plc/t1").value == 2.5 and db.get("plc/t2").value == 7.0

@@ -155,8 +155,45 @@ def test_initial_on_a_cancelled_subscription_delivers_nothing(db, clock):
 def test_unwatched_changes_build_no_tagvalues(db, clock, monkeypatch):
     built = []
     original = db._cols.build
-    monkeypatch.setattr(db._cols, "build", lambda ids, paths: built.append(len(ids)) or original(ids, paths))
+    monkeypatch.setattr(db._cols, "build", lambda ids: built.append(len(ids)) or original(ids))
     db.subscribe("tower-b/", lambda batch: None)
     db.ingest(db.ids(["tower-a/meter/kwh", "tower-b/ahu-1/supply_temp"]), [1.0, 2.0])
     clock.advance(0)
     assert built == [1]
+
+
+def test_a_mixed_batch_keeps_types_qualities_details_and_timestamps(clock):
+    from datetime import datetime, timezone
+
+    from tagdb.values import BAD_COMM_FAILURE, GOOD, UNCERTAIN, TagValue
+
+    db = TagDatabase([spec("m/f"), spec("m/i", "int32"), spec("m/b", "bool"), spec("m/s", "string"),
+                      spec("m/none"), spec("m/bad", device="plc-9")], clock)
+    seen = []
+    db.subscribe("m/", seen.append)
+    ts = datetime(2026, 2, 1, 12, 0, 0, 5, tzinfo=timezone.utc)
+    db.ingest(db.ids(["m/f", "m/i", "m/b", "m/bad"]), [1.25, 42.0, 1.0, 3.0], [0, 0, 0, UNCERTAIN.code],
+              [1, 2, 3, 4_000])
+    db.update([TagValue("m/s", "open", GOOD, ts, ts)])
+    db.set_quality("plc-9", BAD_COMM_FAILURE.with_detail("no route to host"))
+    clock.advance(0)
+    (batch,) = seen
+    got = {tv.path: (tv.value, tv.quality.code, tv.quality.detail, tv.source_ts) for tv in batch}
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    from .conftest import START
+    assert got == {
+        "m/f": (1.25, 0, "", epoch),
+        "m/i": (42, 0, "", epoch),
+        "m/b": (True, 0, "", epoch),
+        "m/s": ("open", 0, "", ts),
+        "m/bad": (3.0, BAD_COMM_FAILURE.code, "no route to host", START),
+    }
+    assert type(got["m/i"][0]) is int
+    assert all(tv.server_ts == START for tv in batch)
+    # Built TagValues are ordinary, equal, hashable, frozen dataclasses.
+    tv = batch[0]
+    assert tv == TagValue(tv.path, tv.value, tv.quality, tv.source_ts, tv.server_ts)
+    assert hash(tv) == hash(TagValue(tv.path, tv.value, tv.quality, tv.source_ts, tv.server_ts))
+    import dataclasses
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tv.value = 2.0
