@@ -18,7 +18,6 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 from urllib.parse import quote
 
 from twisted.internet import defer
-from twisted.mail.smtp import ESMTPSenderFactory
 
 from ..errors import NotificationError
 from .message import Message
@@ -62,6 +61,9 @@ class EmailChannel:
 
     async def send(self, message: Message) -> None:
         """Submit the message; NotificationError when the server is down or refuses it."""
+        # Imported here: twisted.mail.smtp imports the global reactor at import time.
+        from twisted.mail.smtp import ESMTPSenderFactory
+
         done: defer.Deferred = defer.Deferred()
         factory = ESMTPSenderFactory(
             self.username.encode() if self.username else None,
