@@ -39,6 +39,18 @@ def ns_to_utc(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
+def absolute_deadband(spec: TagSpec) -> float:
+    """The tag's deadband in engineering units.
+
+    A percent deadband is a percent of the tag's range, or of its scaling's
+    engineering range when it has no range (the site schema allows either).
+    """
+    lo, hi = spec.eu_lo, spec.eu_hi
+    if (lo is None or hi is None) and spec.scaling is not None:
+        lo, hi = spec.scaling.eng_lo, spec.scaling.eng_hi
+    return spec.deadband.absolute(lo, hi)
+
+
 class QualityCache:
     """Shares one ``Quality`` object per status code (detail-less ones)."""
 
@@ -108,7 +120,7 @@ class TagColumns:
         self.n = start + count
         self.path[ids] = [s.path for s in specs]
         self.kind[ids] = [kind_of(s.data_type) for s in specs]
-        self.deadband[ids] = [s.deadband.absolute(s.eu_lo, s.eu_hi) for s in specs]
+        self.deadband[ids] = [absolute_deadband(s) for s in specs]
         self.quality[ids] = quality.code
         self.source_ns[ids] = now_ns
         self.server_ns[ids] = now_ns

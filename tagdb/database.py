@@ -28,7 +28,7 @@ from .site.model import TagSpec
 from .subscriptions import SubscriptionRegistry, TagSubscription
 from .values import (BAD_NOT_YET_READ, GOOD, Quality, Scalar, TagValue, WriteAudit,
                      WriteResult, WriteStatus, datetime_to_ns)
-from .writes import WriteRouter
+from .writes import WriteRouter, coerce_write
 
 log = logging.getLogger(__name__)
 
@@ -422,18 +422,37 @@ class TagDatabase:
         self._writes.unregister(device)
 
     async def write(self, path: str, value: Scalar, user: str, reason: str = "") -> WriteResult:
-        """Validate, route to the owning collector and audit; never raises for a refused write."""
+        """Validate, route to the owning collector and audit; never raises for a refused write.
+
+        A writable tag without a device is a memory tag (an operator setpoint,
+        a value kept for an engine): the database itself is its device and
+        stores the value with Good quality.
+        """
+        started = self._now_ns()
         i = self._index.get(path)
         old = None if i is None else self._cols.scalar(i)
         if i is None:
             result = WriteResult(path, value, WriteStatus.NO_SUCH_TAG, f"no tag {path!r}")
+        elif self._specs[i].device is None and self._specs[i].writable:
+            result = self._write_memory_tag(self._specs[i], value)
         else:
             result = await self._writes.route(self._specs[i], value)
+        extra: dict = {"device_status": result.device_status} if result.device_status else {}
+        took = self._now_ns() - started
+        if took:
+            extra["duration_s"] = took / 1e9
         self._record_audit(WriteAudit(
-            ts=ns_to_utc(self._now_ns()), user=user, path=path, old_value=old, new_value=value,
-            status=result.status, message=result.message, reason=reason,
-            extra={"device_status": result.device_status} if result.device_status else {}))
+            ts=ns_to_utc(started), user=user, path=path, old_value=old, new_value=value,
+            status=result.status, message=result.message, reason=reason, extra=extra))
         return result
+
+    def _write_memory_tag(self, spec: TagSpec, value: Scalar) -> WriteResult:
+        checked = coerce_write(spec, value)
+        if checked.status is not WriteStatus.OK:
+            return WriteResult(spec.path, value, checked.status, checked.message)
+        now = ns_to_utc(self._now_ns())
+        self.update([TagValue(spec.path, checked.value, GOOD, now, now)])
+        return WriteResult(spec.path, checked.value, WriteStatus.OK, "stored (memory tag)")
 
     def _record_audit(self, audit: WriteAudit) -> None:
         if self._audit is None:

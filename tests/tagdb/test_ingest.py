@@ -201,3 +201,15 @@ def test_nan_at_a_tag_without_value_is_a_change(clock):
     assert db.ingest(db.ids(["a/t"]), [math.nan], BAD_COMM_FAILURE.code) == 1
     assert math.isnan(db.get("a/t").value)
     assert db.ingest(db.ids(["a/t"]), [math.nan], BAD_COMM_FAILURE.code) == 0
+
+
+def test_percent_deadband_falls_back_to_the_scaling_range(clock):
+    from tagdb.site.model import Scaling
+
+    # 2 % of the engineering span 0..500 is 10.
+    db, seen = make(clock, spec("a/p", deadband=deadband(2.0, percent=True),
+                                scaling=Scaling(0, 32000, 0.0, 500.0)))
+    ids = db.ids(["a/p"])
+    db.ingest(ids, [100.0])
+    assert db.ingest(ids, [110.0]) == 0
+    assert db.ingest(ids, [110.5]) == 1
