@@ -265,12 +265,12 @@ class PidLoop:
         s = self.spec
         if s.out is None:
             return
-        if self.last_written is not None and abs(out - self.last_written) <= s.write_deadband:
+        value = round(out, 6)
+        if self.last_written is not None and abs(value - self.last_written) <= s.write_deadband:
             return
         if self.writing:
             return  # one write in flight per loop; the next cycle writes the newest value
         self.writing = True
-        value = round(out, 6)
         d = _async.start(self.tags.write(s.out, value, user=f"control:{s.name}", reason="pid output"))
         d.addCallbacks(lambda r: self._written(value, r), lambda f: self._write_failed(value, f))
 
@@ -281,7 +281,8 @@ class PidLoop:
             self.state.write = "ok"
         else:
             self.last_written = None
-            self.state.write = f"{getattr(result, 'status', 'failed')}: {getattr(result, 'message', '')}".strip()
+            status = getattr(result, "status", "failed")
+            self.state.write = f"{getattr(status, 'value', status)}: {getattr(result, 'message', '')}".strip()
             log.debug("loop %s: write %s failed: %s", self.spec.name, value, self.state.write)
 
     def _write_failed(self, value: float, failure: Any) -> None:
