@@ -175,6 +175,12 @@ class SystemTagsService(Service):
         d = self._loop.start(self.interval, now=True)
         d.addErrback(lambda f: log.error("system tag refresh stopped: %s", f.getTraceback()))
 
+    def health(self) -> dict:
+        """Figures for the server's /health: tag count, subscribers, the last rates."""
+        db = self.system._db
+        rates = {name: db.value(PREFIX + name) for name in ("updates_per_s", "changes_per_s")}
+        return {"tags": len(db), "subscribers": db.subscriber_count, **rates}
+
     def stopService(self):
         """Stop the periodic refresh."""
         if self._loop.running:

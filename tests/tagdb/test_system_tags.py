@@ -125,6 +125,9 @@ def test_from_config_builds_the_database_and_the_named_service(clock, tmp_path):
     service.startService()
     clock.advance(3)
     assert ctx.tags.get("_system/uptime_s").value == 3.0
+    health = service.health()
+    assert health["tags"] == len(ctx.tags) and health["subscribers"] == 0
+    assert health["updates_per_s"] >= 0
     service.stopService()
     run(ctx.tags.write("plc/a", 1.0, "alice"))
     assert (tmp_path / "audit" / "writes.jsonl").exists()
