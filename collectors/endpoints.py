@@ -23,8 +23,10 @@ def simulated_devices(site) -> set[str]:
     section = site.section("simulators") or {}
     if not section or not section.get("enabled", True):
         return set()
-    return {d for inst in (section.get("instances") or {}).values() if inst.get("enabled", True)
-            for d in inst["devices"]}
+    from .schema import served_devices
+
+    return {d.name for inst in (section.get("instances") or {}).values() if inst.get("enabled", True)
+            for d in served_devices(site, inst)}
 
 
 def port_offset(site) -> int:

@@ -170,14 +170,28 @@ def check_address(protocol: str, address: str, data_type: str) -> str | None:
 
 SIM_KINDS = ("elevators", "chillers", "ahus", "lighting", "parking", "meters")
 
+def _one_target(v: dict, field: str, raw) -> list:
+    from tagdb.site.errors import ConfigError, Loc
+
+    if (v.get("endpoint") is None) == (not v.get("devices")):
+        loc = getattr(raw, "loc", Loc("<none>"))
+        return [ConfigError(loc, field, "give either endpoint (serve every device there) or devices")]
+    return []
+
+
 SIM_INSTANCE = Obj({
     "kind": Field(Str(choices=SIM_KINDS), required=True),
-    "devices": Field(ListOf(Str(min_len=1), min_len=1), required=True,
-                     doc="devices served, all at one endpoint (Modbus: one unit id each; "
-                         "host and port come from the endpoint)"),
+    "endpoint": Field(Str(pattern=r"(tcp|opc\.tcp)://[^/:]+:\d+(/.*)?", hint="tcp://HOST:PORT"),
+                      doc="serve every site device at this endpoint (Modbus: one unit id each)"),
+    "devices": Field(ListOf(Str(min_len=1), min_len=1),
+                     doc="or: the devices served, all at one endpoint"),
     "enabled": Field(Bool(), default=True),
     "params": Field(MapOf(Number()), default={}, doc="kind-specific numeric parameters"),
-})
+    "users": Field(MapOf(Str()), default={}, doc="OPC UA simulators: username → password logins"),
+    "anonymous": Field(Bool(), default=True, doc="OPC UA simulators: allow anonymous sessions"),
+    "security": Field(Bool(), default=True,
+                      doc="OPC UA simulators: also offer Basic256Sha256 Sign/SignAndEncrypt"),
+}, check_fn=_one_target)
 
 SECTION = Obj({
     "enabled": Field(Bool(), default=True),
@@ -192,29 +206,39 @@ SECTION = Obj({
 })
 
 
+def served_devices(site, inst: dict) -> list:
+    """The DeviceSpecs a simulator instance serves (by endpoint or by name; unknown names skipped)."""
+    if inst.get("endpoint"):
+        return [d for d in site.devices.values() if d.endpoint.rstrip("/") == inst["endpoint"].rstrip("/")]
+    return [site.devices[n] for n in inst.get("devices") or () if n in site.devices]
+
+
 def validate_site(site) -> list:
-    """Cross-checks: every simulator names an existing device of the right protocol."""
+    """Cross-checks: simulators serve existing devices of the right protocol at one endpoint."""
     from tagdb.site.errors import ConfigError, Loc
 
     section = site.section("simulators")
     if not section:
         return []
     errors = []
-    want = {"elevators": "opcua"}
     for name, inst in (section.get("instances") or {}).items():
-        proto = want.get(inst["kind"], "modbus")
-        endpoints = set()
-        for i, dev_name in enumerate(inst["devices"]):
-            dev = site.devices.get(dev_name)
-            field = f"simulators.instances.{name}.devices[{i}]"
-            if dev is None:
-                errors.append(ConfigError(Loc("simulators"), field, f"unknown device {dev_name!r}"))
-                continue
-            endpoints.add(dev.endpoint)
+        field = f"simulators.instances.{name}"
+        proto = "opcua" if inst["kind"] == "elevators" else "modbus"
+        for i, dev_name in enumerate(inst.get("devices") or ()):
+            if dev_name not in site.devices:
+                errors.append(ConfigError(Loc("simulators"), f"{field}.devices[{i}]", f"unknown device {dev_name!r}"))
+        devices = served_devices(site, inst)
+        if not devices:
+            errors.append(ConfigError(Loc("simulators"), field, "serves no device of the site"))
+        for dev in devices:
             if dev.protocol != proto:
                 errors.append(ConfigError(dev.loc, field, f"a {inst['kind']} simulator serves {proto}, "
                                                           f"device {dev.name!r} is {dev.protocol}"))
+        endpoints = {d.endpoint.rstrip("/") for d in devices}
         if len(endpoints) > 1:
-            errors.append(ConfigError(Loc("simulators"), f"simulators.instances.{name}.devices",
+            errors.append(ConfigError(Loc("simulators"), f"{field}.devices",
                                       f"devices of one simulator must share one endpoint, got {sorted(endpoints)}"))
+        units = [d.unit_id for d in devices]
+        if proto == "modbus" and len(units) != len(set(units)):
+            errors.append(ConfigError(Loc("simulators"), field, "two devices of one endpoint share a unit id"))
     return errors

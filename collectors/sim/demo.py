@@ -1,0 +1,64 @@
+"""The bundled demo property, and moving its simulated endpoints to free ports.
+
+Tests of every package can run the demo's simulated equipment side by side:
+``load_demo()`` returns the demo site with every simulated endpoint shifted by a
+port offset at which all its ports are free right now.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import socket
+from pathlib import Path
+from types import MappingProxyType
+
+from ..endpoints import simulated_devices, split_endpoint
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "examples" / "demo"
+
+
+def with_port_offset(site, offset: int):
+    """The same site with ``simulators.port_offset`` set to ``offset`` (collectors follow it)."""
+    sections = dict(site.sections)
+    section = dict(sections.get("simulators") or {})
+    section["port_offset"] = int(offset)
+    sections["simulators"] = section
+    return dataclasses.replace(site, sections=MappingProxyType(sections))
+
+
+def simulated_ports(site) -> set[int]:
+    """The ports the site's simulators listen on (without any offset)."""
+    names = simulated_devices(site)
+    return {split_endpoint(d.endpoint, 502)[1] for d in site.devices.values() if d.name in names}
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_offset(site, tries: int = 200, rng: random.Random | None = None) -> int:
+    """An offset at which every simulated port of ``site`` is free on 127.0.0.1 now."""
+    ports = simulated_ports(site)
+    rng = rng or random.Random()
+    lo = max(1024 - min(ports, default=0), 20000 - min(ports, default=0))
+    hi = 60000 - max(ports, default=0)
+    for _ in range(tries):
+        offset = rng.randrange(lo, hi)
+        if all(_free(p + offset) for p in ports):
+            return offset
+    raise RuntimeError("no free port range for the demo simulators")
+
+
+def load_demo(port_offset: int | None = None, path: Path | str = DEMO_DIR):
+    """The demo site; ``port_offset`` None picks free ports (0 keeps the documented ones)."""
+    from tagdb.site.loader import load_site
+
+    site = load_site(path)
+    offset = free_port_offset(site) if port_offset is None else port_offset
+    return with_port_offset(site, offset) if offset else site
