@@ -10,6 +10,14 @@ import pytest
 from tagdb.cli import main as cli
 
 
+@pytest.fixture(autouse=True)
+def levels(monkeypatch):
+    """Keep the test process's logging alone (setup_logging would point it at captured stderr)."""
+    seen: list[str] = []
+    monkeypatch.setattr(cli, "setup_logging", seen.append)
+    return seen
+
+
 def test_help_lists_run_and_demo(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["--help"])
@@ -50,6 +58,9 @@ def test_no_command_prints_help(capsys):
     assert "usage: spms" in capsys.readouterr().out
 
 
-def test_run_with_missing_site_reports_and_exits_1(tmp_path, capsys):
-    assert cli.main(["run", str(tmp_path / "nope.yaml")]) == 1
+def test_run_with_missing_site_reports_and_exits_1(tmp_path, capsys, levels):
+    assert cli.main(["-v", "run", str(tmp_path / "nope.yaml")]) == 1
     assert "nope.yaml" in capsys.readouterr().err
+    assert levels == ["DEBUG"]
+    assert cli.main(["--log-level", "WARNING", "run", str(tmp_path / "nope.yaml")]) == 1
+    assert levels == ["DEBUG", "WARNING"]
