@@ -49,7 +49,11 @@ def value_columns(value: Any) -> tuple[float | None, str | None]:
     if isinstance(value, bool):
         return (1.0 if value else 0.0), None
     if isinstance(value, (int, float)):
-        return float(value), None
+        v = float(value)
+        if not math.isfinite(v):
+            # Neither InfluxDB nor SQLite store NaN/inf as numbers: keep them visible as text.
+            return None, repr(v)
+        return v, None
     return None, str(value)
 
 
