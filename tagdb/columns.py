@@ -88,6 +88,7 @@ class TagColumns:
         self.scratch = np.empty(0, np.int64)          # last-write-wins position per id
         self.details: dict[int, str] = {}
         self.qualities = QualityCache()
+        self._order = np.arange(0)
         self._grow(capacity)
 
     def _grow(self, capacity: int) -> None:
@@ -110,6 +111,12 @@ class TagColumns:
         self.dirty = grown(self.dirty, False)
         self.scratch = np.zeros(capacity, np.int64)
         self.capacity = capacity
+
+    def order(self, n: int) -> np.ndarray:
+        """``arange(n)``, cached (every batch needs one)."""
+        if len(self._order) < n:
+            self._order = np.arange(max(n, 2 * len(self._order)))
+        return self._order[:n]
 
     def append(self, specs: list[TagSpec], quality: Quality, now_ns: int) -> np.ndarray:
         """Add rows for ``specs`` (value None, ``quality``); returns their ids."""

@@ -13,13 +13,13 @@ Everything runs in the reactor thread, so any read taken inside one turn
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 from twisted.internet.interfaces import IReactorTime
 
+from .changes import apply_numeric, apply_object
 from .columns import KIND_STR, TagColumns, ns_to_utc
 from .contracts import AuditSink, ChangeCallback, TagWriter
 from .errors import DuplicateTagError, TagTypeError, UnknownTagError
@@ -64,7 +64,6 @@ class TagDatabase:
         self._index: dict[str, int] = {}
         self._devices: dict[str, list[int]] = {}
         self._device_ids: dict[str, np.ndarray] = {}
-        self._arange = np.arange(0)
         self._flush_call = None
         self._has_strings = False
         self._string_ids: set[int] = set()
@@ -222,54 +221,11 @@ class TagDatabase:
 
     def _apply(self, ids: np.ndarray, values: np.ndarray, codes: np.ndarray, src: np.ndarray,
                now: int, force: np.ndarray | None = None, details: list[str] | None = None) -> int:
-        cols = self._cols
-        n = len(ids)
-        self.stats.updates += n
-        # Last-write-wins: record each id's last position, keep the samples at it.
-        # ``np.maximum.at`` is guaranteed to see every duplicate; plain fancy
-        # assignment leaves the winner unspecified.
-        if len(self._arange) < n:
-            self._arange = np.arange(max(n, 2 * len(self._arange)))
-        order = self._arange[:n]
-        pos = cols.scratch
-        pos[ids] = -1
-        np.maximum.at(pos, ids, order)
-        keep = pos.take(ids) == order
-        if not keep.all():
-            ids, values = ids[keep], values[keep]
-            codes, src = codes[keep], src[keep]
-            if force is not None:
-                force = force[keep]
-            if details is not None:
-                details = [d for d, k in zip(details, keep.tolist()) if k]
-        old = cols.value.take(ids)
-        with np.errstate(invalid="ignore"):
-            changed = np.abs(values - old) > cols.deadband.take(ids)
-        changed |= codes != cols.quality.take(ids)
-        # A tag without a value holds NaN, so the NaN test below also catches
-        # "first value"; only NaN arriving at a valueless tag needs the has column.
-        new_nan, old_nan = np.isnan(values), np.isnan(old)
-        changed |= new_nan != old_nan
-        both = new_nan & old_nan
-        if both.any():
-            changed |= both & ~cols.has.take(ids)
-        if force is not None:
-            changed |= force
-        cols.last_update_ns[ids] = now
-        cid = ids[changed]
-        count = len(cid)
-        if count:
-            cols.value[cid] = values[changed]
-            cols.has[cid] = True
-            cols.quality[cid] = codes[changed]
-            cols.source_ns[cid] = src[changed]
-            cols.server_ns[cid] = now
-            if details is None:
-                cols.clear_details(cid)
-            else:
-                cols.set_details(cid.tolist(), [d for d, c in zip(details, changed.tolist()) if c])
+        self.stats.updates += len(ids)
+        cid = apply_numeric(self._cols, ids, values, codes, src, now, force, details)
+        if len(cid):
             self._mark_dirty(cid)
-        return count
+        return len(cid)
 
     def update(self, values: Sequence[TagValue]) -> int:
         """Apply TagValues from a source (engine, OPC UA); returns how many tags changed.
@@ -310,7 +266,10 @@ class TagDatabase:
                 if v is not None and not isinstance(v, str):
                     wrong.append(f"{tv.path}: {type(v).__name__} {v!r} for a string tag")
                     continue
-                changed += self._apply_object(i, v, q.code, detail, src, now)
+                self.stats.updates += 1
+                if apply_object(cols, i, v, q.code, detail, src, now):
+                    self._mark_dirty(np.array([i]))
+                    changed += 1
                 continue
             if v.__class__ is not float and not isinstance(v, _NUMBERS):
                 wrong.append(f"{tv.path}: {type(v).__name__} {v!r} for a {self._specs[i].data_type} tag")
@@ -330,28 +289,6 @@ class TagDatabase:
         if wrong:
             raise TagTypeError("values of the wrong type were not applied: " + "; ".join(wrong[:5]))
         return changed
-
-    def _apply_object(self, i: int, v: Scalar, code: int, detail: str, src: int, now: int) -> int:
-        """Apply one string value, or None to any tag; a change is any difference."""
-        cols = self._cols
-        self.stats.updates += 1
-        cols.last_update_ns[i] = now
-        if cols.kind[i] == KIND_STR:
-            same_value = cols.obj[i] == v and (v is not None or not cols.has[i])
-        else:
-            same_value = not cols.has[i]
-        if same_value and cols.quality[i] == code and cols.details.get(i, "") == detail:
-            return 0
-        if cols.kind[i] == KIND_STR:
-            cols.obj[i] = v
-        cols.value[i] = math.nan
-        cols.has[i] = v is not None
-        cols.quality[i] = code
-        cols.source_ns[i] = src
-        cols.server_ns[i] = now
-        cols.set_details([i], [detail])
-        self._mark_dirty(np.array([i]))
-        return 1
 
     def set_quality(self, paths_or_device: str | Iterable[str] | np.ndarray, quality: Quality) -> int:
         """Set the quality of a device's tags (a device name), of paths, or of ids.

@@ -20,7 +20,7 @@ from .columns import ns_to_utc
 from .database import TagDatabase
 from .errors import TagDbError
 from .site.model import TagSpec
-from .values import BAD_NOT_YET_READ, GOOD, Quality, Scalar, TagValue
+from .values import GOOD, Quality, Scalar, TagValue
 
 log = logging.getLogger(__name__)
 
