@@ -96,6 +96,10 @@ class ControlEngine:
                 master = self.loops[loop.spec.sp_loop]
                 loop.master, master.slave = master, loop
         self.commands.register_internal(f"{PREFIX}/loops/", self._loop_command)
+        self.inputs = {name: dict(c) for name, c in section.get("inputs", {}).items()}
+        self._input_values = {name: _initial(c) for name, c in self.inputs.items()}
+        self._input_resets: dict[str, Any] = {}
+        self.commands.register_internal(f"{PREFIX}/inputs/", self._input_command)
         calendars = {n: Calendar(n, expand_days(_entries(c["holidays"])), expand_days(_entries(c["workdays"])))
                      for n, c in section["calendars"].items()}
         schedules = []
@@ -120,6 +124,8 @@ class ControlEngine:
 
     def start(self) -> None:
         """Start every loop, schedule, rule and rotation on the injected clock."""
+        if self._input_values:
+            self.publisher.publish({f"{PREFIX}/inputs/{n}": v for n, v in self._input_values.items()})
         for loop in self.loops.values():
             loop.start()
         if self.schedules.specs:
@@ -131,6 +137,9 @@ class ControlEngine:
 
     def stop(self) -> None:
         """Stop everything (in reverse)."""
+        for call in self._input_resets.values():
+            if call.active():
+                call.cancel()
         for rot in self.rotations.values():
             rot.stop()
         for rule in self.rules.values():
@@ -166,6 +175,31 @@ class ControlEngine:
         log.info("loop %s: %s set to %r by %s", parts[3], parts[4], value, user)
         return None
 
+    def _input_command(self, path: str, value: Scalar, user: str) -> str | None:
+        """``_system/control/inputs/<name>`` = value (typed; a pulse input resets itself)."""
+        name = path[len(f"{PREFIX}/inputs/"):]
+        c = self.inputs.get(name)
+        if c is None:
+            return f"no control input {name!r} (known: {', '.join(sorted(self.inputs)) or 'none'})"
+        from .validate import _fits
+        if not _fits(c["type"], value):
+            return f"input {name} takes a {c['type']}, got {value!r}"
+        if c["type"] == "float":
+            value = float(value)
+        self._input_values[name] = value
+        self.publisher.publish({path: value})
+        old = self._input_resets.pop(name, None)
+        if old is not None and old.active():
+            old.cancel()
+        if c.get("pulse"):
+            self._input_resets[name] = self.clock.callLater(c["pulse"], self._reset_input, name)
+        return None
+
+    def _reset_input(self, name: str) -> None:
+        self._input_resets.pop(name, None)
+        self._input_values[name] = _initial(self.inputs[name])
+        self.publisher.publish({f"{PREFIX}/inputs/{name}": self._input_values[name]})
+
     def _loop_alarm(self, name: str, active: bool, message: str) -> None:
         event = LoopAlarm(name, active, message or "PV good again", self.publisher.now(),
                           f"{PREFIX}/loops/{name}/alarm")
@@ -173,6 +207,12 @@ class ControlEngine:
             self.events.publish(event)
         if self.on_alarm is not None:
             self.on_alarm(event)
+
+
+def _initial(c: Mapping[str, Any]) -> Scalar:
+    if c.get("initial") is not None:
+        return float(c["initial"]) if c["type"] == "float" else c["initial"]
+    return {"bool": False, "float": 0.0, "int": 0, "string": ""}[c["type"]]
 
 
 def _entries(items: list) -> list:

@@ -163,17 +163,24 @@ class PidLoop:
 
     def _cycle(self, snap: dict[str, TagValue], dt: float) -> None:
         s, st = self.spec, self.state
-        if s.enable is not None and not self._truth(s.enable, snap, default=False):
-            st.status, st.error = "disabled", None
-            self._set_alarm(False, "")
-            out = s.disabled_output if s.disabled_output is not None else self.pid.output
-            self.pid.track(out, None, None)
-            self._emit(out)
-            return
         pv = _number(snap.get(s.pv))
         if pv is None:
-            self._bad_pv(snap.get(s.pv))
+            tv = snap.get(s.pv)
+            self._bad_input(f"PV {s.pv} is {tv.quality if tv is not None else 'missing'}")
             return
+        if s.enable is not None:
+            enabled = self._truth(s.enable, snap, default=None)
+            if enabled is None:
+                self._bad_input(f"enable condition {s.enable.source} has a Bad input")
+                return
+            if not enabled:
+                st.status, st.error, st.pv = "disabled", None, pv
+                self._set_alarm(False, "")
+                out = s.disabled_output if s.disabled_output is not None else self.pid.output
+                self.pid.track(out, None, None)
+                self.pid.last_pv = None
+                self._emit(out)
+                return
         self._set_alarm(False, "")
         st.pv = pv
         sp = self._setpoint(snap)
@@ -224,12 +231,11 @@ class PidLoop:
             return None
         return min(max(sp, s.sp_min), s.sp_max)
 
-    def _bad_pv(self, tv: TagValue | None) -> None:
+    def _bad_input(self, why: str) -> None:
         s, st = self.spec, self.state
         st.status = "bad_pv"
         st.pv = None
         st.error = None
-        why = f"PV {s.pv} is {tv.quality if tv is not None else 'missing'}"
         self._set_alarm(True, why)
         if s.bad_pv == "safe" and s.safe_output is not None:
             out = s.safe_output
@@ -246,11 +252,11 @@ class PidLoop:
             if active:
                 log.error("loop %s: %s", self.spec.name, message)
             else:
-                log.info("loop %s: PV good again", self.spec.name)
+                log.info("loop %s: inputs good again", self.spec.name)
             if self.on_alarm is not None:
                 self.on_alarm(self.spec.name, active, message)
 
-    def _truth(self, expr: Expression, snap: dict[str, TagValue], default: bool) -> bool:
+    def _truth(self, expr: Expression, snap: dict[str, TagValue], default: bool | None) -> bool | None:
         try:
             return bool(expr.evaluate(snap))
         except BadInputError:

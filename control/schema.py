@@ -228,6 +228,13 @@ ROTATION = Located({
     "interval": Field(Duration(allow_zero=False), default=60.0),
 })
 
+INPUT = Located({
+    "description": Field(Str(), default=""),
+    "type": Field(Str(choices=("bool", "float", "int", "string")), default="bool"),
+    "initial": Field(AnyValue(), doc="value at start-up (false, 0 or '' by default)"),
+    "pulse": Field(Duration(allow_zero=False), doc="return to the initial value this long after a write"),
+})
+
 SECTION = Obj({
     "interval": Field(Duration(min=0.01, allow_zero=False), default=1.0, doc="default loop interval"),
     "schedule_interval": Field(Duration(allow_zero=False), default=10.0),
@@ -241,6 +248,8 @@ SECTION = Obj({
     "rules": Field(MapOf(RULE), default={}),
     "interlocks": Field(MapOf(INTERLOCK), default={}),
     "rotations": Field(MapOf(ROTATION), default={}),
+    "inputs": Field(MapOf(INPUT), default={},
+                    doc="soft points _system/control/inputs/<name> set through the command path"),
 })
 
 

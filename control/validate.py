@@ -9,17 +9,30 @@ from tagdb.site.errors import ConfigError, Loc
 
 LOC_KEY = "_loc"
 INTERNAL = "_system/"
+INPUTS = "_system/control/inputs/"
 
 
 def check_section(section: Mapping[str, Any], tags: Mapping[str, Any], files: tuple) -> list[ConfigError]:
     """Every cross-reference error of the control section."""
     errors: list[ConfigError] = []
+    for name, inp in (section.get("inputs") or {}).items():
+        initial = inp.get("initial")
+        if initial is not None and not _fits(inp["type"], initial):
+            errors.append(ConfigError(inp.get(LOC_KEY, Loc("<site>")), f"control.inputs.{name}.initial",
+                                      f"{initial!r} is not a {inp['type']}"))
     default = Loc(files[0] if files else "<site>")
 
     def err(item: Mapping, field: str, msg: str) -> None:
         errors.append(ConfigError(item.get(LOC_KEY, default), field, msg))
 
+    inputs = section.get("inputs") or {}
+
     def tag(item: Mapping, field: str, path: str | None, writable: bool = False) -> None:
+        if path is not None and path.startswith(INPUTS):
+            name = path[len(INPUTS):]
+            if name not in inputs:
+                err(item, field, f"unknown control input {name!r} (declare it under control.inputs)")
+            return
         if path is None or path.startswith(INTERNAL):
             return  # control and system tags are created at run time
         spec = tags.get(path)
@@ -101,3 +114,14 @@ def check_section(section: Mapping[str, Any], tags: Mapping[str, Any], files: tu
 def _days(entries: list) -> set:
     from .calendar import expand_days
     return set(expand_days([e if isinstance(e, dict) else {"date": e} for e in entries]))
+
+
+def _fits(kind: str, value: Any) -> bool:
+    """True when ``value`` is of the control input type ``kind``."""
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "string":
+        return isinstance(value, str)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return kind == "float" or float(value).is_integer()
