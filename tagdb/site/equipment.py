@@ -154,6 +154,10 @@ def instantiate(item: dict, raw: LDict, fld: str, templates: Mapping[str, Templa
     errors += errs
     overrides, errs = _overrides(item, raw, fld, tpl)
     errors += errs
+    if (item["device"] is None and tpl.clean["device"] is None
+            and any(t.get("address") for t in tpl.clean["tags"])):
+        errors.append(ConfigError(raw.loc, f"{fld}.device", f"is required: template {tpl.name!r} has tags "
+                                                             "with addresses and no device of its own"))
     if errors:
         return None, errors
     entries: list[TagEntry] = []

@@ -104,6 +104,9 @@ def expand_count(raw: LDict, clean: dict, field: str) -> tuple[list[tuple[dict, 
     """An equipment entry with ``count: N`` becomes N entries with ``{n}`` = start..start+N-1."""
     if clean.get("count") is None:
         return [(clean, raw)], []
+    if "n" not in placeholders(clean["id"]):
+        return [], [ConfigError(raw.loc_of("id"), f"{field}.id", "an entry with count needs {n} in its id "
+                                "(e.g. tower-a/meter-{n:03d}) to give each instance its own id")]
     out, errors = [], []
     for n in range(clean["start"], clean["start"] + clean["count"]):
         values = {"n": n}

@@ -23,7 +23,7 @@ SITES = st.dictionaries(st.sampled_from(["site", "buildings", "devices", "templa
                                          "tag_files", "server"]), VALUES, max_size=6)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(SITES)
 def test_random_sites_give_errors_not_exceptions(tmp_path, data):
     (tmp_path / "site.yaml").write_text(yaml.safe_dump(data))
@@ -84,7 +84,7 @@ def test_valid_fuzz_base_is_valid(tmp_path):
     assert errors == [] and len(site.tags) == 7
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_mutated_valid_site_gives_errors_not_exceptions(tmp_path, data):
     mutated = _mutate(VALID, data.draw)

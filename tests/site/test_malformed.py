@@ -144,6 +144,7 @@ CASES = [
           - id: tower-a/meter-1
             template: meter
             building: tower-z
+            device: plc-1
             parameters: {ct: 5}
         """}, [("x.yaml:4: equipment[0].building:", "unknown building 'tower-z'")]),
     ("area-not-in-building", {"x.yaml": """
@@ -152,6 +153,7 @@ CASES = [
             template: meter
             building: tower-a
             area: basement
+            device: plc-1
             parameters: {ct: 5}
         """}, [("x.yaml:5: equipment[0].area:", "building 'tower-a' has no area 'basement' (known: roof)")]),
     ("dangling-equipment-device", {"x.yaml": """
@@ -332,12 +334,26 @@ CASES = [
         """}, [("x.yaml:3: equipment[1].id:", "duplicate equipment id 'tower-a/meter-2' (also at x.yaml:2)")]),
     ("count-unknown-placeholder", {"x.yaml": """
         equipment:
-          - id: tower-a/meter-{i}
+          - id: tower-a/meter-{n}-{i}
             count: 2
             template: meter
             device: plc-1
             parameters: {ct: 5}
         """}, [("x.yaml:2: equipment[0]:", "unknown parameter {i} (only {n} is known")]),
+    ("count-without-n", {"x.yaml": """
+        equipment:
+          - id: tower-a/meter
+            count: 2
+            template: meter
+            device: plc-1
+            parameters: {ct: 5}
+        """}, [("x.yaml:2: equipment[0].id:", "an entry with count needs {n} in its id")]),
+    ("equipment-without-device", {"x.yaml": """
+        equipment:
+          - id: tower-a/meter-1
+            template: meter
+            parameters: {ct: 5}
+        """}, [("x.yaml:2: equipment[0].device:", "is required: template 'meter' has tags with addresses")]),
     # ---- tag files -------------------------------------------------------------------------------
     ("missing-tag-file", {"x.yaml": "tag_files: [nope.csv]\n"}, [("x.yaml:1: tag_files[0]:", "no such file")]),
     ("csv-bad-number", {"x.yaml": "tag_files: [t.csv]\n", "t.csv": """
