@@ -197,3 +197,37 @@ def test_a_mixed_batch_keeps_types_qualities_details_and_timestamps(clock):
     import dataclasses
     with pytest.raises(dataclasses.FrozenInstanceError):
         tv.value = 2.0
+
+
+def test_changes_made_by_a_subscriber_are_delivered_in_a_later_fan_out(db, clock):
+    # An engine deriving one tag from another, inside its callback.
+    events = []
+    derived = db.ids(["tower-a/meter/kwh"])
+
+    def engine(batch):
+        events.append("engine start")
+        db.ingest(derived, [batch[-1].value * 2])
+        events.append("engine end")
+
+    db.subscribe("tower-b/ahu-1/supply_temp", engine)
+    db.subscribe("tower-a/meter/kwh", lambda batch: events.append(("kwh", [tv.value for tv in batch])))
+    db.ingest(db.ids(["tower-b/ahu-1/supply_temp"]), [10.0])
+    clock.advance(0)   # task.Clock also runs the callLater(0) scheduled meanwhile
+    assert events == ["engine start", "engine end", ("kwh", [20.0])]
+    assert db.stats.fan_outs == 2
+
+
+def test_a_subscription_added_from_a_callback_starts_with_the_next_change(db, clock):
+    late = []
+
+    def subscribe_once(batch):
+        if not late:
+            late.append(db.subscribe("**", late.append))
+
+    db.subscribe("**", subscribe_once)
+    db.ingest(db.ids(["tower-a/meter/kwh"]), [1.0])
+    clock.advance(0)
+    assert len(late) == 1                  # only the handle: no delivery of the current turn
+    db.ingest(db.ids(["tower-a/meter/kwh"]), [2.0])
+    clock.advance(0)
+    assert [[tv.value for tv in b] for b in late[1:]] == [[2.0]]
