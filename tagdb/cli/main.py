@@ -28,11 +28,17 @@ COMMAND_MODULES: list[str] = [
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
+#: Third-party loggers whose INFO lines are start-up chatter; shown only at DEBUG.
+QUIET_LOGGERS = ("alembic.runtime.plugins",)
+
 
 def setup_logging(level: str) -> None:
     """Log to stderr at ``level``; Twisted's own log goes to the same place."""
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", force=True)
+    if level != "DEBUG":
+        for noisy in QUIET_LOGGERS:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     from twisted.logger import STDLibLogObserver, globalLogBeginner
 
     globalLogBeginner.beginLoggingTo([STDLibLogObserver(name="twisted")], redirectStandardIO=False,

@@ -9,6 +9,7 @@ the options are parsed). Any other ``--reactor`` is refused with a clear error.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from twisted.python import usage
 
 from .errors import ComponentBuildError, ComponentStartError
 from .reactor import ReactorError, install_asyncio_reactor
+from .runner import START_FAILED_STATUS
 from .root import DEFAULT_STOP_TIMEOUT, RootService, build_root, make_context
 
 
@@ -74,7 +76,9 @@ class PluginService(Service):
 
         def failed(error: ComponentStartError) -> None:
             print(f"spms: start-up failed: {error}", file=sys.stderr, flush=True)
-            reactor.addSystemEventTrigger("after", "shutdown", lambda: sys.exit(1))
+            # twist has no exit status of its own and swallows SystemExit raised in
+            # triggers: once everything has stopped, leave with status 1 directly.
+            reactor.addSystemEventTrigger("after", "shutdown", _exit_failed)
             reactor.stop()
 
         def shutdown() -> None:
@@ -86,6 +90,15 @@ class PluginService(Service):
     def stopService(self):
         super().stopService()
         return self.root.stopService()
+
+
+def _exit_failed() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(START_FAILED_STATUS)
 
 
 def makeService(options: Options) -> PluginService:

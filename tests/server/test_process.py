@@ -174,6 +174,21 @@ def test_bad_site_prints_file_line_field(tmp_path):
 
 
 @pytest.mark.slow
+def test_twist_plugin_start_failure_exits_1(tiny, tmp_path):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        result = subprocess.run([str(BIN / "twist"), "--log-format=text", "spms", "--site", str(tiny),
+                                 "--api-port", str(busy.getsockname()[1]), "--data-dir", str(tmp_path)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        busy.close()
+    assert result.returncode == 1
+    assert "component 'api' failed to start" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
 def test_twist_plugin_runs_and_stops(tiny, tmp_path):
     proc = Proc([str(BIN / "twist"), "--reactor=asyncio", "spms", "--site", str(tiny), "--api-port", "0",
                  "--data-dir", str(tmp_path / "d")], ROOT)
