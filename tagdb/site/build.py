@@ -37,7 +37,7 @@ def check_device(name: str, raw: Any, field: str, loc: Loc, building_ids: set[st
     options = clean["options"]
     if clean["building"] is not None and clean["building"] not in building_ids:
         errors.append(ConfigError(key_loc("building"), _join(field, "building"),
-                                  f"unknown building {clean['building']!r}{_known(building_ids)}"))
+                                  f"unknown building {clean['building']!r}{known_names(building_ids)}"))
     if options and clean["protocol"] is not None:
         schema, why = hooks.device_options_schema(clean["protocol"])
         if schema is None:
@@ -56,7 +56,8 @@ def check_device(name: str, raw: Any, field: str, loc: Loc, building_ids: set[st
         enabled=clean["enabled"], options=freeze(options or {}), loc=loc), []
 
 
-def _known(names) -> str:
+def known_names(names) -> str:
+    """`` (known: a, b, c)`` for error messages (at most 12 names shown)."""
     names = sorted(names)
     if not names:
         return " (none are defined)"
@@ -105,7 +106,7 @@ def tag_device_errors(spec: TagSpec, devices: Mapping[str, DeviceSpec], where: W
         return []                               # a memory tag, written by control or the API
     dev = devices.get(spec.device)
     if dev is None:
-        return [where("device", f"unknown device {spec.device!r}{_known(devices)}")]
+        return [where("device", f"unknown device {spec.device!r}{known_names(devices)}")]
     errors: Errors = []
     if spec.address is None:
         errors.append(where("address", f"a tag on device {spec.device!r} needs an address"))
@@ -115,7 +116,7 @@ def tag_device_errors(spec: TagSpec, devices: Mapping[str, DeviceSpec], where: W
             errors.append(where("address", problem))
     if spec.scan_group not in dev.scan_groups:
         errors.append(where("scan_group", f"device {spec.device!r} has no scan group {spec.scan_group!r}"
-                                          f"{_known(dev.scan_groups)}"))
+                                          f"{known_names(dev.scan_groups)}"))
     if spec.writable and spec.data_type == "string" and dev.protocol == "modbus":
         errors.append(where("access", "writable string tags are not supported on modbus devices"))
     return errors

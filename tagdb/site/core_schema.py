@@ -185,7 +185,8 @@ def tag_cross_errors(t: dict, where: Where) -> Errors:
     return errors
 
 
-def _yaml_where(field: str, raw) -> Where:
+def yaml_where(field: str, raw) -> Where:
+    """The ``where`` of a tag written in YAML: errors point at the key's own line."""
     def where(key: str, message: str) -> ConfigError:
         loc = raw.loc_of(key.split(".")[0]) if raw is not None else Loc("<none>")
         return ConfigError(loc, _join(field, key), message)
@@ -193,7 +194,7 @@ def _yaml_where(field: str, raw) -> Where:
 
 
 def _tag_check_fn(t: dict, field: str, raw) -> Errors:
-    return tag_cross_errors(t, _yaml_where(field, raw))
+    return tag_cross_errors(t, yaml_where(field, raw))
 
 
 TAG = Obj({"path": Field(TagPath(), required=True), "device": Field(Str(min_len=1)), **TAG_BODY},

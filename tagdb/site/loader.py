@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 
 from . import sections as section_registry
 from .build import check_alarm_rules, check_device, make_tag, tag_device_errors
-from .core_schema import BUILDING, CORE_KEYS, EQUIPMENT, TAG, TEMPLATE, _yaml_where
+from .core_schema import BUILDING, CORE_KEYS, EQUIPMENT, TAG, TEMPLATE, yaml_where
 from .csvio import read_tags_csv
 from .equipment import TagEntry, Template, instantiate
 from .errors import ConfigError, Loc, SiteConfigError
@@ -196,7 +196,7 @@ class _Loader:
             alarms, errs = check_alarm_rules(raw.get("alarms"), f"{fld}.alarms", raw.loc_of("alarms"))
             self.errors.extend(errs)
             if not errs:
-                out.append(TagEntry(make_tag(t, t["path"], t["device"], None, raw.loc, alarms), _yaml_where(fld, raw)))
+                out.append(TagEntry(make_tag(t, t["path"], t["device"], None, raw.loc, alarms), yaml_where(fld, raw)))
         return out
 
     def tag_file_paths(self, extra: list[Path], skip: set[Path]) -> list[tuple[Path, str]]:
