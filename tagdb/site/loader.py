@@ -201,6 +201,7 @@ class _Loader:
 
     def tag_file_paths(self, extra: list[Path], skip: set[Path]) -> list[tuple[Path, str]]:
         files: list[tuple[Path, str]] = []
+        seen: dict[Path, Loc] = {}
         for chunk in self.src.chunks.get("tag_files", []):
             clean, errs = CORE_KEYS["tag_files"].check(chunk.value, "tag_files", chunk.key_loc)
             self.errors.extend(errs)
@@ -210,9 +211,15 @@ class _Loader:
                 p = chunk.file.parent / name
                 if p.resolve() in skip:
                     continue
+                loc = chunk.value.loc_of(i)
                 if not p.is_file():
-                    self.errors.append(ConfigError(chunk.value.loc_of(i), f"tag_files[{i}]", f"no such file: {p}"))
+                    self.errors.append(ConfigError(loc, f"tag_files[{i}]", f"no such file: {p}"))
                     continue
+                if p.resolve() in seen:
+                    self.errors.append(ConfigError(loc, f"tag_files[{i}]", f"{name} is already listed at "
+                                                                           f"{seen[p.resolve()]}"))
+                    continue
+                seen[p.resolve()] = loc
                 files.append((p, str(p)))
         return files + [(p, str(p)) for p in extra]
 

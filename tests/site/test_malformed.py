@@ -356,6 +356,9 @@ CASES = [
         """}, [("x.yaml:2: equipment[0].device:", "is required: template 'meter' has tags with addresses")]),
     # ---- tag files -------------------------------------------------------------------------------
     ("missing-tag-file", {"x.yaml": "tag_files: [nope.csv]\n"}, [("x.yaml:1: tag_files[0]:", "no such file")]),
+    ("tag-file-listed-twice", {"x.yaml": "tag_files: [t.csv]\n", "y.yaml": "tag_files:\n  - ./t.csv\n",
+                               "t.csv": "path,type\na/b,bool\n"},
+     [("y.yaml:2: tag_files[0]:", "./t.csv is already listed at x.yaml:1")]),
     ("csv-bad-number", {"x.yaml": "tag_files: [t.csv]\n", "t.csv": """
         path,type,device,address,raw_lo,raw_hi,eng_lo,eng_hi
         tower-a/temp,int16,plc-1,hr:1,0,4095,0,100
