@@ -8,6 +8,7 @@ conditions and drives the communication alarms instead.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -86,7 +87,7 @@ class Evaluators:
             if bad:
                 continue  # process conditions stay as they were while the input is Bad
             idx = rules.limit_tags.get(path)
-            if idx is not None and _is_number(tv.value):
+            if idx is not None and _is_number(tv.value) and math.isfinite(tv.value):
                 lim_vals[idx] = tv.value
             for d in rules.per_tag.get(path, ()):
                 self._simple(d, tv, prev)
