@@ -231,7 +231,8 @@ class TagDatabase:
         """Apply TagValues from a source (engine, OPC UA); returns how many tags changed.
 
         Deadband and change detection apply as for ``ingest``; the server
-        timestamp is this database's clock, the source timestamp is kept. Good
+        timestamp is this database's clock, the source timestamp is kept (a
+        missing one, None, becomes the server timestamp). Good
         values are applied even when others in the batch are bad: an unknown
         path raises UnknownTagError and a value of the wrong type raises
         TagTypeError, both after the valid values were applied.
@@ -260,7 +261,9 @@ class TagDatabase:
             st = tv.source_ts
             src = stamps.get(st)
             if src is None:
-                src = stamps[st] = datetime_to_ns(st)
+                # An OPC UA server may omit the source timestamp: then the
+                # sample is as old as its arrival.
+                src = stamps[st] = now if st is None else datetime_to_ns(st)
             v = tv.value
             if v is None or i in strings:
                 if v is not None and not isinstance(v, str):

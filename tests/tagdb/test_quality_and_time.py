@@ -164,3 +164,9 @@ def test_update_accepts_numpy_and_python_numbers(db):
     now = datetime.now(timezone.utc)
     db.update([TagValue("plc/t1", np.float32(2.5), GOOD, now, now), TagValue("plc/t2", np.int64(7), GOOD, now, now)])
     assert db.get("plc/t1").value == 2.5 and db.get("plc/t2").value == 7.0
+
+
+def test_update_without_a_source_timestamp_uses_the_server_time(db, clock):
+    db.update([TagValue("plc/t2", 3.0, GOOD, None, None)])
+    tv = db.get("plc/t2")
+    assert tv.source_ts == tv.server_ts == START
