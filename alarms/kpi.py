@@ -120,7 +120,8 @@ class KpiTracker:
         n10 = len(ts) - bisect.bisect_right(ts, now - PERIOD)
         nh = len(ts) - bisect.bisect_right(ts, now - 3600.0)
         span = max(PERIOD, min(self.horizon, now - self.started))
-        first_period = int((now - span) // PERIOD)
+        # Periods are aligned to the clock; count only those the system has seen.
+        first_period = int(max(now - self.horizon, self.started) // PERIOD)
         last_period = int(now // PERIOD)
         periods = max(1, last_period - first_period + 1)
         buckets = Counter(int(t // PERIOD) for t in ts if t >= now - span)
