@@ -44,7 +44,9 @@ def iso(ts: datetime | None) -> str | None:
     """ISO-8601 UTC with a 'Z' suffix and microseconds (None stays None)."""
     if ts is None:
         return None
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if ts.tzinfo is not timezone.utc:
+        ts = ts.astimezone(timezone.utc)
+    return ts.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _default(obj: Any) -> Any:
@@ -103,11 +105,15 @@ def query_arg(request, name: str) -> str | None:
         raise ApiError(400, "bad_request", f"query parameter {name!r} is not UTF-8", field=name) from None
 
 
+class EncodedJson(bytes):
+    """A payload already encoded as JSON (e.g. built in a worker thread)."""
+
+
 def write_json(request, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
     """Finish ``request`` with a JSON body (unless the client has gone)."""
     if getattr(request, "_disconnected", False) or request.finished:
         return
-    body = dumps(payload)
+    body = payload if isinstance(payload, EncodedJson) else dumps(payload)
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json; charset=utf-8")
     request.setHeader(b"cache-control", b"no-store")

@@ -10,9 +10,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
+from twisted.internet.threads import deferToThreadPool
+
 from ..values import TagValue, WriteResult, WriteStatus
 from .auth import anonymous_read_allowed, require
-from .http import ApiError, JsonResource, iso, json_value, query_arg, read_json_object
+from .http import ApiError, EncodedJson, JsonResource, dumps, iso, json_value, query_arg, read_json_object
+
+#: Above this many tags a listing is encoded in a worker thread: turning 100k
+#: tag values into JSON takes seconds of pure Python that the reactor must not wait for.
+THREAD_ROWS = 2000
 
 #: HTTP status for each refused write (OK is 200).
 WRITE_STATUS_HTTP = {
@@ -46,6 +52,11 @@ def write_json(result: WriteResult) -> dict:
     """The JSON form of a write result."""
     return {"path": result.path, "value": json_value(result.value), "status": result.status.value,
             "message": result.message, "device_status": result.device_status}
+
+
+def encode_tags(items: list[tuple[TagValue, str]]) -> EncodedJson:
+    """JSON of many (tag value, units) pairs; safe in a worker thread (the values are frozen)."""
+    return EncodedJson(dumps([tag_json(tv, units) for tv, units in items]))
 
 
 class TagsResource(JsonResource):
@@ -86,8 +97,12 @@ class TagsResource(JsonResource):
                 paths = tags.match(pattern)
             except ValueError as exc:
                 raise ApiError(400, "bad_request", f"match: {exc}", field="match") from None
-            values = tags.snapshot(paths)
-            return 200, [tag_json(values[p], self._units(p)) for p in paths]
+            values = tags.snapshot(paths)  # one reactor turn: a consistent view
+            items = [(values[p], self._units(p)) for p in paths]
+            reactor = self.ctx.reactor
+            if len(items) > THREAD_ROWS and hasattr(reactor, "getThreadPool"):
+                return 200, await deferToThreadPool(reactor, reactor.getThreadPool(), encode_tags, items)
+            return 200, [tag_json(tv, units) for tv, units in items]
         path = "/".join(segments)
         try:
             tv = tags.get(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timezone
 
 import pytest_twisted
@@ -130,6 +131,21 @@ async def test_list_and_get_tags(server):
 
     resp, everything = await server.call("GET", "/tags", READER)
     assert {t.path for t in TAGS} <= {t["path"] for t in everything}
+
+
+@pytest_twisted.ensureDeferred
+async def test_large_listing_is_encoded_off_the_reactor_thread(server, monkeypatch):
+    from tagdb.api import tags as tags_module
+
+    resp, inline = await server.call("GET", "/tags?match=plant/**", READER)
+    threads = []
+    real = tags_module.encode_tags
+    monkeypatch.setattr(tags_module, "encode_tags", lambda items: (threads.append(threading.current_thread()),
+                                                                   real(items))[1])
+    monkeypatch.setattr(tags_module, "THREAD_ROWS", 2)
+    resp, threaded = await server.call("GET", "/tags?match=plant/**", READER)
+    assert resp.code == 200 and threaded == inline and len(threaded) == 3
+    assert threads and threads[0] is not threading.main_thread()
 
 
 @pytest_twisted.ensureDeferred
