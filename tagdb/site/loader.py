@@ -261,7 +261,8 @@ class _Loader:
         templates = self.templates()
         equipment, inline, eq_tags = self.equipment(templates, buildings, devices)
         all_devices = {**devices, **inline}
-        entries = eq_tags + self.explicit_tags() + self.csv_tags(self.tag_file_paths(extra_tag_files, skip))
+        tag_files = self.tag_file_paths(extra_tag_files, skip)
+        entries = eq_tags + self.explicit_tags() + self.csv_tags(tag_files)
         first: dict[str, TagEntry] = {}
         for e in entries:
             if e.spec.path in first:
@@ -275,7 +276,8 @@ class _Loader:
             return None
         data_dir = Path(header["data_dir"])
         site = SiteModel(
-            name=header["name"], timezone=header["timezone"], files=tuple(self.src.files),
+            name=header["name"], timezone=header["timezone"],
+            files=tuple(self.src.files) + tuple(d for _, d in tag_files),     # YAML, then CSV tag lists
             buildings=tuple(buildings.values()), devices=MappingProxyType(all_devices),
             tags=tuple(e.spec for e in first.values()), equipment=tuple(equipment),
             sections=MappingProxyType({k: v for k, (v, _) in sections.items()}),

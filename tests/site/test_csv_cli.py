@@ -82,6 +82,7 @@ def test_round_trip_export_import_gives_the_same_tags(source, target, tmp_path, 
     assert (target / "export.csv").read_bytes() == out.read_bytes()
     assert "tag_files:\n- export.csv" in (target / "tag-files.yaml").read_text()
     before, after = load_site(source), load_site(target)
+    assert after.files == (str(target / "site.yaml"), str(target / "tag-files.yaml"), str(target / "export.csv"))
     assert sorted(map(_fields, after.tags)) == sorted(map(_fields, before.tags))
     assert after.tag("mall/ahu-1/supply_temp").scaling.to_eng(250) == 25.0
 
