@@ -5,6 +5,11 @@ Each package exposes ``from_config(ctx: ServerContext) -> IService | None`` in i
 Factories may publish objects for later components in ``ctx.provides`` (the
 historian publishes its query API, the business layer its database), which is
 why children are built and started in dependency order.
+
+Well-known ``provides`` keys set by the server itself: ``"root"`` (the
+RootService, for health), ``"api_url"`` (set by the API when it listens),
+``"api_port"`` (a port override from ``--api-port``). The HMI sets
+``"hmi_url"`` so that ``spms run``/``spms demo`` print it.
 """
 
 from __future__ import annotations

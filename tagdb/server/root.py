@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, TimeoutError, maybeDeferred
 
 from ..auth import TokenAuthenticator
@@ -117,9 +117,7 @@ class RootService(MultiService):
 
     def startService(self) -> Deferred:
         """Start the children one by one in order (see the class docstring)."""
-        from twisted.application.service import Service
-
-        Service.startService(self)
+        Service.startService(self)  # not MultiService's: it would start every child at once
         self.start_error = None
         # _starting itself never fails, so any number of waiters can watch it.
         self._starting = Deferred.fromCoroutine(self._start_children())
