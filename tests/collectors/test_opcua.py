@@ -1,0 +1,146 @@
+"""The OPC UA collector against the simulator's asyncua server over loopback."""
+
+from __future__ import annotations
+
+import logging
+from types import MappingProxyType
+
+import pytest
+from twisted.internet import reactor
+
+from collectors.opcua.collector import OpcUaCollector
+from collectors.sim.opcua_server import OpcUaSimServer
+from collectors.testing import aio_test, free_port, wait_until
+from tagdb.database import TagDatabase
+from tagdb.site.model import Deadband, DeviceSpec, SiteModel, TagSpec
+from tagdb.values import WriteStatus
+
+NS = "urn:test:plant"
+
+
+def _site(port: int, **options) -> SiteModel:
+    dev = DeviceSpec(name="ua", protocol="opcua", endpoint=f"opc.tcp://127.0.0.1:{port}/spms/sim", timeout=3.0,
+                     options=MappingProxyType({"namespace_uri": NS, "publishing_interval": 0.1,
+                                               "sampling_interval": 0.05, "backoff_initial": 0.2,
+                                               "backoff_max": 1.0, **options}))
+    tags = (
+        TagSpec("p/temp", "float64", "ua", f"nsu={NS};s=Pump1.Temp", deadband=Deadband(0.0)),
+        TagSpec("p/speed", "int16", "ua", f"nsu={NS};s=Pump1.Speed", access="rw"),
+        TagSpec("p/running", "bool", "ua", "/Objects/Plant/Pump1/Running"),
+        TagSpec("p/mode", "string", "ua", f"nsu={NS};s=Pump1.Mode", access="rw"),
+        TagSpec("p/missing", "float64", "ua", f"nsu={NS};s=Pump1.Nope"),
+    )
+    return SiteModel(name="t", timezone="UTC", files=(), buildings=(), devices={"ua": dev}, tags=tags,
+                     equipment=(), sections={})
+
+
+def _server(port: int, tmp_path, **kw) -> OpcUaSimServer:
+    s = OpcUaSimServer("127.0.0.1", port, NS, path="/spms/sim", cert_dir=tmp_path / "server-certs", **kw)
+    s.add_variable("Plant", "Pump1", "Temp", "float64", 20.5)
+    s.add_variable("Plant", "Pump1", "Speed", "int16", 1200, writable=True)
+    s.add_variable("Plant", "Pump1", "Running", "bool", True)
+    s.add_variable("Plant", "Pump1", "Mode", "string", "auto", writable=True)
+    return s
+
+
+async def _rig(tmp_path, server_kw=None, **options):
+    port = free_port()
+    server = _server(port, tmp_path, **(server_kw or {}))
+    await server.start()
+    site = _site(port, **options)
+    db = TagDatabase(site.tags, reactor)
+    coll = OpcUaCollector(site, db, reactor, tmp_path / "data")
+    await coll.start()
+    return server, site, db, coll, coll.devices["ua"]
+
+
+@aio_test
+async def test_subscription_keeps_values_status_and_source_timestamps(tmp_path):
+    server, site, db, coll, dev = await _rig(tmp_path)
+    try:
+        await wait_until(lambda: db.get("p/mode").value == "auto" and db.get("p/temp").quality.is_good,
+                         timeout=15, what="initial values")
+        assert db.get("p/temp").value == 20.5
+        assert db.get("p/speed").value == 1200
+        assert db.get("p/running").value in (1, True)
+        miss = db.get("p/missing").quality
+        assert miss.is_bad and "BadNodeIdUnknown" in miss.detail
+        from datetime import datetime, timezone
+        ts = datetime(2026, 3, 1, 8, 0, 1, 250000, tzinfo=timezone.utc)
+        await server.publish({"Pump1.Temp": 21.75}, source_ts=ts)
+        await wait_until(lambda: db.get("p/temp").value == 21.75, what="change delivered")
+        assert db.get("p/temp").source_ts == ts
+        await server.set_status("Pump1.Temp", 0x808C0000)          # BadSensorFailure from the server
+        await wait_until(lambda: db.get("p/temp").quality.code == 0x808C0000, what="status kept")
+    finally:
+        await coll.stop()
+        await server.stop()
+
+
+@aio_test
+async def test_writes_coerce_to_the_node_type_and_report_status(tmp_path):
+    server, site, db, coll, dev = await _rig(tmp_path)
+    try:
+        await wait_until(dev.connected.is_set, timeout=15, what="connected")
+        ok = await dev.write_tag(site.tag("p/speed"), 1500.0)       # a float into an Int16 node
+        assert ok.ok and ok.device_status == "Good"
+        assert server.read("Pump1.Speed") == 1500
+        big = await dev.write_tag(site.tag("p/speed"), 70000)
+        assert big.status is WriteStatus.OUT_OF_RANGE
+        ro = await dev.write_tag(site.tag("p/temp"), 1.0)
+        assert ro.status is WriteStatus.READ_ONLY
+        assert (await dev.write_tag(site.tag("p/mode"), "manual")).ok
+        await wait_until(lambda: db.get("p/mode").value == "manual", what="write seen")
+    finally:
+        await coll.stop()
+        await server.stop()
+
+
+@aio_test
+async def test_server_restart_restores_subscription_without_action(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="collectors")
+    server, site, db, coll, dev = await _rig(tmp_path)
+    try:
+        await wait_until(lambda: db.get("p/temp").quality.is_good, timeout=15, what="good")
+        await server.stop()
+        await wait_until(lambda: db.get("p/temp").quality.name == "BadCommunicationError", timeout=15,
+                         what="bad after server stop")
+        assert db.get("p/temp").value == 20.5           # last value kept
+        await server.start()
+        await wait_until(lambda: dev.sessions == 2 and db.get("p/temp").quality.is_good, timeout=20,
+                         what="subscription restored")
+        await server.publish({"Pump1.Temp": 30.0})
+        await wait_until(lambda: db.get("p/temp").value == 30.0, what="new changes flow")
+        msgs = [r.getMessage() for r in caplog.records if r.name.startswith("collectors")]
+        assert sum("unreachable" in m for m in msgs) == 1 and sum("recovered" in m for m in msgs) == 1
+    finally:
+        await coll.stop()
+        await server.stop()
+
+
+@aio_test
+async def test_sign_and_encrypt_with_username(tmp_path):
+    server, site, db, coll, dev = await _rig(
+        tmp_path, server_kw={"users": {"operator": "s3cret"}, "anonymous": False},
+        security_mode="SignAndEncrypt", security_policy="Basic256Sha256", username="operator", password="s3cret")
+    try:
+        await wait_until(lambda: db.get("p/temp").quality.is_good, timeout=20, what="secure session")
+        assert (tmp_path / "data" / "opcua" / "client-cert.der").exists()    # generated on first use
+        assert dev.client.security_policy.Mode == 3          # ua.MessageSecurityMode.SignAndEncrypt
+    finally:
+        await coll.stop()
+        await server.stop()
+
+
+@aio_test
+async def test_wrong_password_is_an_outage_not_a_crash(tmp_path):
+    server, site, db, coll, dev = await _rig(
+        tmp_path, server_kw={"users": {"operator": "s3cret"}, "anonymous": False},
+        username="operator", password="wrong")
+    try:
+        await wait_until(lambda: db.get("p/temp").quality.name == "BadCommunicationError", timeout=15,
+                         what="bad")
+        assert "BadUserAccessDenied" in dev.last_error or "Identity" in dev.last_error
+    finally:
+        await coll.stop()
+        await server.stop()
