@@ -32,6 +32,7 @@ class TagSubscription:
         self.callback = callback
         self.mask = mask
         self.active = True
+        self.failures = 0   # consecutive failed deliveries
 
     @property
     def count(self) -> int:
@@ -45,12 +46,26 @@ class TagSubscription:
             self._registry.remove(self)
 
     def deliver(self, batch: Sequence[TagValue]) -> None:
-        """Call the subscriber; a raising callback is logged and affects no one else."""
+        """Call the subscriber; a raising callback is logged and affects no one else.
+
+        A subscriber that keeps failing is logged once at ERROR (with the
+        traceback), its repeats at DEBUG, and its recovery once at INFO.
+        """
         try:
             self.callback(batch)
         except Exception:
-            log.exception("tag subscriber %r (pattern %r) failed on a batch of %d changes",
-                          self.callback, self.pattern, len(batch))
+            self.failures += 1
+            if self.failures == 1:
+                log.exception("tag subscriber %r (pattern %r) failed on a batch of %d changes",
+                              self.callback, self.pattern, len(batch))
+            else:
+                log.debug("tag subscriber %r failed again (%d in a row)", self.callback, self.failures,
+                          exc_info=True)
+            return
+        if self.failures:
+            log.info("tag subscriber %r (pattern %r) works again after %d failed batches",
+                     self.callback, self.pattern, self.failures)
+            self.failures = 0
 
     def __repr__(self) -> str:
         return f"<TagSubscription {self.pattern!r} tags={self.count} active={self.active}>"

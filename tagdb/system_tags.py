@@ -75,6 +75,7 @@ class SystemTags:
         self._clock = clock
         self._started = clock.seconds()
         self._sources: dict[str, Source] = {}
+        self._failing: set[str] = set()
         self._connected: dict[str, bool] = {}
         self._disconnects: dict[str, int] = {}
         self._last = (self._started, db.stats.updates, db.stats.changes)
@@ -155,7 +156,16 @@ class SystemTags:
             try:
                 self.publish(component, source())
             except Exception:
-                log.exception("system tag source %r failed", component)
+                # Once at ERROR, then quietly: this runs every second.
+                if component in self._failing:
+                    log.debug("system tag source %r still failing", component, exc_info=True)
+                else:
+                    self._failing.add(component)
+                    log.exception("system tag source %r failed", component)
+            else:
+                if component in self._failing:
+                    self._failing.discard(component)
+                    log.info("system tag source %r works again", component)
 
 
 class SystemTagsService(Service):
