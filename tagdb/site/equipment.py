@@ -169,7 +169,15 @@ def instantiate(item: dict, raw: LDict, fld: str, templates: Mapping[str, Templa
         except SubstitutionError as exc:
             errors.append(ConfigError(traw.loc, f"{tpl.field}.tags[{j}]", f"{exc} (in equipment {eid})"))
             continue
-        merged.update({k: v for k, (v, _) in over.items()})
+        bad = False
+        for key, (value, kloc) in over.items():     # overrides may use the parameters too (not alarms)
+            try:
+                merged[key] = value if key == "alarms" else substitute(value, values)
+            except SubstitutionError as exc:
+                errors.append(ConfigError(kloc, f"{fld}.overrides.{t['name']}.{key}", str(exc)))
+                bad = True
+        if bad:
+            continue
         if over:
             errs = tag_cross_errors(merged, where)
             if errs:

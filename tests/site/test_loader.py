@@ -69,7 +69,7 @@ equipment:
     device: lifts-ua
     parameters: {car: S, floors: 34}
     overrides:
-      current_floor: {range: [-2, 34], description: Service lift floor}
+      current_floor: {range: [-2, 34], description: "Service lift floor (car {car})"}
       speed: {units: ft/s, deadband: null}
 """
 
@@ -133,7 +133,7 @@ def test_template_expansion_with_count_and_overrides(multi):
     assert door.alarms[0]["type"] == "digital" and door.alarms[0]["on_delay"] == 60.0
     service_floor = site.tag("tower-a/service-lift/current_floor")
     assert (service_floor.eu_lo, service_floor.eu_hi) == (-2, 34)
-    assert service_floor.description == "Service lift floor"
+    assert service_floor.description == "Service lift floor (car S)"
     service_speed = site.tag("tower-a/service-lift/speed")
     assert service_speed.units == "ft/s" and service_speed.deadband.value == 0.0
     assert site.tag("tower-a/elevator-1/speed").deadband.value == 0.05      # the others keep the template's

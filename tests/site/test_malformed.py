@@ -296,6 +296,15 @@ CASES = [
               power:
                 deadband: 5%
         """}, [("x.yaml:8: equipment[0].overrides.power.deadband:", "a percent deadband needs a range")]),
+    ("override-unknown-placeholder", {"x.yaml": """
+        equipment:
+          - id: tower-a/meter-1
+            template: meter
+            device: plc-1
+            parameters: {ct: 5}
+            overrides:
+              power: {address: "ir:{bas}"}
+        """}, [("x.yaml:7: equipment[0].overrides.power.address:", "unknown parameter {bas}")]),
     ("instance-scan-group", {"x.yaml": """
         templates:
           pump:
