@@ -90,11 +90,17 @@ class SystemTags:
             self._db.add_tags(new)
 
     def publish(self, component: str, values: Mapping[str, Scalar], quality: Quality = GOOD) -> None:
-        """Set ``_system/<component>/<name>`` for each item (tags created on first use)."""
+        """Set ``_system/<component>/<name>`` for each item (tags created on first use).
+
+        A None value clears an existing tag; for a tag not yet created it has
+        no type to create it with and is skipped.
+        """
         base = PREFIX + _segment(component, "component") + "/"
+        for name in values:
+            _segment(name, "tag")
         self._ensure({base + name: (_data_type(v), "", f"{component} {name}")
                       for name, v in values.items() if v is not None})
-        self._write({base + name: v for name, v in values.items()}, quality)
+        self._write({base + name: v for name, v in values.items() if base + name in self._db}, quality)
 
     def _write(self, values: Mapping[str, Scalar], quality: Quality = GOOD) -> None:
         ts = ns_to_utc(self._db.now_ns())

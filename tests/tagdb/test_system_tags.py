@@ -105,6 +105,11 @@ def test_components_publish_their_own_tags(db, clock):
         system.report_device("a/b", True)
     with pytest.raises(TagDbError):
         system.publish("historian", {"obj": object()})
+    with pytest.raises(TagDbError):
+        system.publish("historian", {"bad/*": 1})
+    system.publish("historian", {"never_set": None, "queued": None})
+    assert "_system/historian/never_set" not in db
+    assert db.get("_system/historian/queued").value is None
 
 
 def test_system_tags_are_read_only_for_writes(db, clock):
