@@ -151,7 +151,13 @@ class PidLoop:
 
     # -- the cycle --------------------------------------------------------
     def tick(self) -> None:
-        """One control cycle from one consistent snapshot."""
+        """One control cycle from one consistent snapshot (errors are logged, never stop the loop)."""
+        try:
+            self._tick()
+        except Exception:
+            log.exception("loop %s: cycle failed", self.spec.name)
+
+    def _tick(self) -> None:
         now = self.clock.seconds()
         dt = self.spec.interval if self._last_tick is None else now - self._last_tick
         if self.record_intervals and self._last_tick is not None:
@@ -237,10 +243,10 @@ class PidLoop:
         st.pv = None
         st.error = None
         self._set_alarm(True, why)
-        if s.bad_pv == "safe" and s.safe_output is not None:
+        if s.bad_pv == "safe" and s.safe_output is not None and st.mode != "manual":
             out = s.safe_output
         else:
-            out = self.pid.output
+            out = self.pid.output   # hold (and an operator's manual output stays)
         # Never act on a Bad value: freeze the controller at the held/safe output.
         self.pid.track(out, None, None)
         self.pid.last_pv = None

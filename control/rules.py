@@ -114,10 +114,20 @@ class RuleRunner:
             self.rt.running.cancel()
 
     def tick(self) -> None:
-        """One evaluation from one snapshot."""
+        """One evaluation from one snapshot (an unexpected error is logged, never stops the rule)."""
+        try:
+            self._tick()
+        except Exception:
+            log.exception("rule %s: evaluation failed", self.spec.name)
+
+    def _snapshot(self, paths) -> dict:
+        # Control state tags appear once their owner first publishes them.
+        return self.tags.snapshot([p for p in paths if p in self.tags])
+
+    def _tick(self) -> None:
         s, rt = self.spec, self.rt
         now = self.clock.seconds()
-        snap = self.tags.snapshot(self._paths)
+        snap = self._snapshot(self._paths)
         try:
             raw = bool(s.when.evaluate(snap))
             rt.known = True
@@ -198,7 +208,7 @@ class RuleRunner:
                     log.warning("rule %s: %s", name, self.rt.last_error)
                     return
             elif step.write is not None:
-                snap = self.tags.snapshot([p for p in (step.expr.paths if step.expr else ())])
+                snap = self._snapshot(step.expr.paths if step.expr else ())
                 value = step.expr.evaluate(snap) if step.expr is not None else step.value
                 record = await self.commands.execute(SYSTEM, step.write, value, source=f"rule:{name}",
                                                      reason=f"rule {name} ({which})", verify=step.verify)
@@ -215,7 +225,7 @@ class RuleRunner:
         step = min(self.spec.interval, max(timeout, 0.01))
         while True:
             try:
-                if cond.evaluate(self.tags.snapshot(cond.paths)):
+                if cond.evaluate(self._snapshot(cond.paths)):
                     return True
             except BadInputError:
                 pass

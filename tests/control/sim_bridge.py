@@ -49,7 +49,8 @@ class ModelBridge:
         return f"{self.prefix}/{self.names.get(point, point)}"
 
     def start(self) -> None:
-        """Publish now, then step and publish every ``scan`` seconds."""
+        """Step once and publish now, then step and publish every ``scan`` seconds."""
+        self.model.step(0.0, self.hour)
         self.publish()
         self._call.start(self.scan, now=False)
 
@@ -80,6 +81,8 @@ class ModelBridge:
         point = {v: k for k, v in self.names.items()}.get(point, point)
         self.model.set(point, value)
         self.writes.append((spec.path, value, self.clock.seconds()))
+        # Like the Modbus collector: read the device back right after a write.
+        self.clock.callLater(0, self.publish)
         return WriteResult(spec.path, value, WriteStatus.OK)
 
 
