@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "tagdb.cli.run",
     "tagdb.cli.site",
     "tagdb.cli.tags",
+    "tagdb.historian.cli",
 ]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
