@@ -239,7 +239,7 @@ class Crud:
         try:
             s.flush()
         except IntegrityError:
-            raise Conflict(f"{spec.name} record {obj.id} is still referenced by other records") from None
+            raise Conflict(f"{spec.name} record {before['id']} is still referenced by other records") from None
         record(s, principal.user, "delete", spec.name, before["id"], before, None, self.clock())
 
 

@@ -40,9 +40,14 @@ def located_chain(s: Session, property_id=None, building_id=None, unit_id=None) 
 def person_chain(s: Session, person: Person) -> list[str]:
     """A person is in their property and in every unit they live in (or lived in)."""
     chain = property_chain(s, person.property_id)
-    if person.id is not None:
-        for uid in s.scalars(select(Residency.unit_id).where(Residency.person_id == person.id)):
-            chain += unit_chain(s, uid)
+    units = list(s.scalars(select(Residency.unit_id).where(Residency.person_id == person.id))) \
+        if person.id is not None else []
+    for uid in units:
+        chain += unit_chain(s, uid)
+    if not units:
+        # not living anywhere yet: managed by whoever manages a building of the property
+        chain += [f"building:{c}" for c in s.scalars(select(Building.code)
+                                                     .where(Building.property_id == person.property_id))]
     return sorted(set(chain))
 
 
@@ -89,9 +94,26 @@ def via_staff(col):
     return lambda vis: col.in_(select(Staff.id).where(_staff_where(vis)))
 
 
+def property_wide(pcol):
+    """Filter for property-wide records (departments, shifts...): visible to any grant inside the property."""
+    def where(vis: Visibility):
+        conds = []
+        if vis.properties:
+            conds.append(pcol.in_(_prop_ids(vis)))
+        if vis.buildings:
+            conds.append(pcol.in_(select(Building.property_id).where(Building.code.in_(sorted(vis.buildings)))))
+        if vis.units:
+            conds.append(pcol.in_(select(Unit.property_id).where(Unit.id.in_(sorted(vis.units)))))
+        return or_(*conds) if conds else false()
+    return where
+
+
 def people_where(vis: Visibility):
-    """People of visible properties, or living in visible units."""
+    """People of visible properties, living in visible units, or (for building grants) not housed yet."""
     conds = [Person.id.in_(select(Residency.person_id).where(via_unit(Residency.unit_id)(vis)))]
+    if vis.buildings:
+        conds.append(Person.property_id.in_(select(Building.property_id).where(Building.code.in_(sorted(vis.buildings))))
+                     & ~Person.id.in_(select(Residency.person_id)))
     if vis.properties:
         conds.append(Person.property_id.in_(_prop_ids(vis)))
     return or_(*conds)

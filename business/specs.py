@@ -20,7 +20,7 @@ from .models.assets import ASSET_STATUSES, IMPORTANCE, MAINTENANCE_KINDS
 from .models.people import CHANNELS, LEASE_STATUSES, RESIDENCY_ROLES
 from .models.property import BUILDING_USES, PARKING_KINDS, UNIT_STATUSES, UNIT_USES
 from .models.staff import CLOCK_KINDS, SKILLS
-from .scopes import (building_chain, located, located_chain, people_where, person_chain, property_chain,
+from .scopes import (building_chain, located, property_wide, located_chain, people_where, person_chain, property_chain,
                      staff_chain, unit_chain, via_staff, via_unit)
 
 CODE = r"[A-Za-z0-9][A-Za-z0-9_.\-/]*"
@@ -118,9 +118,10 @@ register(Spec(
     "properties", Property, title="Properties",
     fields={"code": F(v.text(64, 1, CODE), True), "name": F(v.text(200, 1), True), "address": F(v.text(400), default=""),
             "timezone": F(v.text(64, 1), default="Asia/Shanghai")},
-    chain=lambda s, o: [f"property:{o.code}"], scope_filter=located(Property.id), unique=(("code",),),
+    chain=lambda s, o: [f"property:{o.code}"], scope_filter=property_wide(Property.id), unique=(("code",),),
     search=(Property.name, Property.code)))
-# property scope filter matches Property.id against property ids: located(pcol) does exactly that.
+# Property-wide records (the property itself, departments, positions, shifts) are readable by any
+# grant inside the property, but writable only with a grant on the whole property.
 
 register(Spec(
     "buildings", Building, title="Buildings",
@@ -129,6 +130,7 @@ register(Spec(
             "floors": F(v.integer(1, 200), default=1, kind="integer"),
             "basement_floors": F(v.integer(0, 20), default=0, kind="integer")},
     chain=lambda s, o: property_chain(s, o.property_id) + [f"building:{o.code}"],
+    create_chain=lambda s, o: property_chain(s, o.property_id),   # a new building needs a property grant
     scope_filter=located(Building.property_id, Building.id), unique=(("code",),), refs={"property_id": Property},
     filters={"property_id": (Building.property_id, ID), "use": (Building.use, str)},
     search=(Building.name, Building.code)))
@@ -180,8 +182,6 @@ register(Spec(
             "language": F(v.text(choices=("zh", "en")), default="zh"), "note": F(v.text(400), default="")},
     chain=person_chain, scope_filter=people_where, refs={"property_id": Property},
     # a new person is not in any unit yet: managers of any building of the property may create one
-    create_chain=lambda s, o: property_chain(s, o.property_id) + [
-        f"building:{c}" for c in s.scalars(select(Building.code).where(Building.property_id == o.property_id))],
     filters={"property_id": (Person.property_id, ID), "phone": (Person.phone, str)},
     search=(Person.name, Person.phone, Person.email)))
 
@@ -220,7 +220,7 @@ register(Spec(
     "departments", Department, title="Departments",
     fields={"property_id": F(ID, True, kind="integer"), "code": F(v.text(64, 1, CODE), True),
             "name": F(v.text(200, 1), True)},
-    chain=lambda s, o: property_chain(s, o.property_id), scope_filter=located(Department.property_id),
+    chain=lambda s, o: property_chain(s, o.property_id), scope_filter=property_wide(Department.property_id),
     unique=(("property_id", "code"),), refs={"property_id": Property}, search=(Department.name,)))
 
 register(Spec(
@@ -229,7 +229,7 @@ register(Spec(
             "name": F(v.text(200, 1), True)},
     chain=lambda s, o: property_chain(s, getattr(s.get(Department, o.department_id), "property_id", None)),
     scope_filter=lambda vis: Position.department_id.in_(
-        select(Department.id).where(located(Department.property_id)(vis))),
+        select(Department.id).where(property_wide(Department.property_id)(vis))),
     unique=(("department_id", "code"),), refs={"department_id": Department},
     filters={"department_id": (Position.department_id, ID)}))
 
@@ -253,7 +253,7 @@ register(Spec(
     fields={"property_id": F(ID, True, kind="integer"), "code": F(v.text(32, 1, CODE), True),
             "name": F(v.text(100, 1), True), "start": F(v.clock_time, True, kind="time"),
             "end": F(v.clock_time, True, kind="time"), "grace_minutes": F(v.integer(0, 120), default=5, kind="integer")},
-    chain=lambda s, o: property_chain(s, o.property_id), scope_filter=located(Shift.property_id),
+    chain=lambda s, o: property_chain(s, o.property_id), scope_filter=property_wide(Shift.property_id),
     unique=(("property_id", "code"),), refs={"property_id": Property}))
 
 register(Spec(
