@@ -190,6 +190,12 @@ class ModbusDevice:
             self._comm_up()
             self._db.set_quality(self._ids[[p.index for p in block.points]], exception_quality(code))
             return False
+        if (getattr(rr, "function_code", fc) & 0x7F) != fc:
+            # The stream is out of step with our requests: never decode it as our registers.
+            self.link.close()
+            self._db.set_quality(self._ids[[p.index for p in block.points]], BAD_DEVICE_FAILURE.with_detail(
+                f"answer with function code {rr.function_code} to a function {fc} request"))
+            return False
         data = rr.registers if fc in (3, 4) else rr.bits
         try:
             rows, values, strings = block.decode(data)

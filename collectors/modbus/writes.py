@@ -71,4 +71,11 @@ async def write_value(link: ModbusLink, priority: int, unit: int, spec: TagSpec,
     if rr.isError():
         text = _exception_text(rr)
         return WriteResult(path, value, WriteStatus.DEVICE_EXCEPTION, f"{path}: device refused: {text}", text)
+    expected = 5 if addr.table == "co" else 6 if addr.bit is not None or len(regs) == 1 else 16
+    got = getattr(rr, "function_code", expected) & 0x7F
+    if got != expected:
+        link.close()
+        return WriteResult(path, value, WriteStatus.DEVICE_EXCEPTION,
+                           f"{path}: answer with function code {got} to a function {expected} write",
+                           f"function {got}")
     return WriteResult(path, value, WriteStatus.OK)
