@@ -9,6 +9,7 @@ the options are parsed). Any other ``--reactor`` is refused with a clear error.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,31 @@ from .errors import ComponentBuildError, ComponentStartError
 from .reactor import ReactorError, install_asyncio_reactor
 from .runner import START_FAILED_STATUS
 from .root import DEFAULT_STOP_TIMEOUT, RootService, build_root, make_context
+
+
+class TwistedLogHandler(logging.Handler):
+    """Forwards the stdlib ``logging`` records of spms to Twisted's log (what twist writes out)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from twisted.logger import Logger, LogLevel
+
+        level = (LogLevel.critical if record.levelno >= logging.CRITICAL else
+                 LogLevel.error if record.levelno >= logging.ERROR else
+                 LogLevel.warn if record.levelno >= logging.WARNING else
+                 LogLevel.info if record.levelno >= logging.INFO else LogLevel.debug)
+        try:
+            Logger(namespace=record.name).emit(level, "{message}", message=self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def route_logging_to_twisted() -> None:
+    """Send spms's logging to twist's log once (twist filters by its own --log-level)."""
+    root = logging.getLogger()
+    if not any(isinstance(h, TwistedLogHandler) for h in root.handlers):
+        root.addHandler(TwistedLogHandler())
+        root.setLevel(logging.DEBUG)
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 class Options(usage.Options):
@@ -38,6 +64,7 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if not self["site"]:
             raise usage.UsageError("--site is required")
+        route_logging_to_twisted()
         try:
             self["reactor"] = install_asyncio_reactor()
         except ReactorError as exc:
