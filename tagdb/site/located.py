@@ -51,7 +51,7 @@ def make_llist(items: list, loc: Loc, item_locs: list | None = None) -> LList:
     return lst
 
 
-def _loader_for(filename: str, errors: list[ConfigError]):
+def _loader_for(filename: str, errors: list, dups: list | None = None):
     class Loader(yaml.SafeLoader):
         pass
 
@@ -71,8 +71,11 @@ def _loader_for(filename: str, errors: list[ConfigError]):
                 errors.append(ConfigError(mark(key_node), "", "a mapping key must be a plain value"))
                 continue
             if key in d:
-                errors.append(ConfigError(mark(key_node), str(key),
-                                          f"duplicate key (first at line {d.key_locs[key].line})"))
+                if dups is not None:       # named by its dotted field once the whole tree exists
+                    dups.append((d, key, mark(key_node), d.key_locs[key].line))
+                else:
+                    errors.append(ConfigError(mark(key_node), str(key),
+                                              f"duplicate key (first at line {d.key_locs[key].line})"))
                 continue
             d[key] = loader.construct_object(value_node, deep=True)
             d.key_locs[key] = mark(key_node)
@@ -92,12 +95,35 @@ def _loader_for(filename: str, errors: list[ConfigError]):
 def load_yaml(text: str, filename: str) -> tuple[Any, list[ConfigError]]:
     """Parse YAML text into LDict/LList trees; syntax errors come back as ConfigErrors."""
     errors: list[ConfigError] = []
+    dups: list = []
     try:
-        data = yaml.load(text, Loader=_loader_for(filename, errors))  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_loader_for(filename, errors, dups))  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark or exc.context_mark
         line = m.line + 1 if m else 0
         return None, [ConfigError(Loc(filename, line), "", f"invalid YAML: {exc.problem or exc}")]
     except yaml.YAMLError as exc:
         return None, [ConfigError(Loc(filename), "", f"invalid YAML: {exc}")]
+    if dups:
+        paths = _field_paths(data)
+        for d, key, loc, first in dups:
+            parent = paths.get(id(d), "")
+            field = f"{parent}.{key}" if parent else str(key)
+            errors.append(ConfigError(loc, field, f"duplicate key (first at line {first})"))
     return data, errors
+
+
+def _field_paths(data: Any) -> dict[int, str]:
+    """id(mapping) -> its dotted field (``devices.plc-1``, ``tags[3]``) in the tree ``data``."""
+    paths: dict[int, str] = {}
+    stack = [(data, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            if id(node) in paths:
+                continue                        # an alias of a node already named
+            paths[id(node)] = path
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+    return paths

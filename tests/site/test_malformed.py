@@ -21,7 +21,15 @@ CASES = [
         devices:
           plc-2: {protocol: modbus, endpoint: "tcp://127.0.0.1:5021"}
           plc-2: {protocol: modbus, endpoint: "tcp://127.0.0.1:5022"}
-        """}, [("x.yaml:3: plc-2:", "duplicate key (first at line 2)")]),
+        """}, [("x.yaml:3: devices.plc-2:", "duplicate key (first at line 2)")]),
+    ("duplicate-key-deep", {"x.yaml": """
+        tags:
+          - path: tower-a/a
+            type: int16
+          - path: tower-a/b
+            type: int16
+            type: float32
+        """}, [("x.yaml:6: tags[1].type:", "duplicate key (first at line 5)")]),
     ("unknown-top-level-key", {"x.yaml": "histroian: {}\n"},
      [("x.yaml:1: histroian:", "unknown top-level key")]),
     ("site-in-two-files", {"x.yaml": "site: {name: Other, timezone: UTC}\n"},
