@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Awaitable, Callable
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import Deferred
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
@@ -160,20 +160,17 @@ def run_json(request, handler: Handler | None, allowed: list[str]):
             status, payload = await handler(request)
         except ApiError as exc:
             write_json(request, exc.status, exc.body(), exc.headers)
-        except CancelledError:
-            raise
         except Exception:
             log.exception("%s %s failed", request.method.decode(), request.uri.decode("utf-8", "replace"))
             write_json(request, 500, ApiError(500, "internal", "internal server error; see the server log").body())
         else:
             write_json(request, status, payload)
 
-    running: list[Deferred] = []
-    # A client that hangs up cancels its handler instead of leaving it to finish for nobody.
-    request.notifyFinish().addErrback(lambda _: [d.cancel() for d in running])
+    # A client that hangs up does not cancel its handler: a write already on its way
+    # to a device must finish and be audited; its answer is simply dropped.
+    request.notifyFinish().addErrback(lambda _: None)
     d = Deferred.fromCoroutine(answer())
-    d.addErrback(lambda f: f.trap(CancelledError))
-    running.append(d)
+    d.addErrback(lambda f: log.error("handler failed: %s", f.getTraceback()))
     return NOT_DONE_YET
 
 
