@@ -199,6 +199,8 @@ _CHANNEL = Obj({
     # email
     "host": Field(Str(min_len=1), default="127.0.0.1"),
     "port": Field(Number(integer=True, min=1, max=65535)),
+    "port_env": Field(Str(pattern=r"[A-Z_][A-Z0-9_]*", hint="an environment variable name"),
+                      doc="environment variable that, when set, overrides port (e.g. the demo's mail catcher)"),
     "sender": Field(Str(pattern=r"[^@\s]+@[^@\s]+", hint="an e-mail address"), default="spms@localhost"),
     "starttls": Field(Bool(), default=False),
     "username": Field(Str()),

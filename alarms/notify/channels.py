@@ -165,7 +165,10 @@ def build_channels(config: Mapping[str, Mapping[str, Any]], reactor: Any) -> dic
     for name, c in config.items():
         if c["type"] == "email":
             password = os.environ.get(c["password_env"]) if c.get("password_env") else None
-            out[name] = EmailChannel(name, reactor, c["host"], c["port"], c["sender"], c.get("username"),
+            port = c["port"]
+            if c.get("port_env") and os.environ.get(c["port_env"], "").strip().isdigit():
+                port = int(os.environ[c["port_env"]])
+            out[name] = EmailChannel(name, reactor, c["host"], port, c["sender"], c.get("username"),
                                      password, c["starttls"], c["timeout"])
         elif c["type"] == "sms":
             out[name] = SmsChannel(name, reactor, c["url"], body=c.get("body"), method=c["method"],
