@@ -20,6 +20,7 @@ from tagdb.api.auth import ANONYMOUS, bearer_token
 from tagdb.api.http import ApiError, JsonResource, json_value, query_arg, read_json_object
 from tagdb.api.openapi import Operation, Param, Response, errors
 
+from . import _async
 from .commands import CONFIRM, DONE, FAILED, CommandRecord
 from .engine import ControlEngine
 from .state import PREFIX
@@ -107,8 +108,8 @@ class CommandsResource(JsonResource):
         source = body.get("source", "api")
         if source not in ("api", "hmi"):
             raise ApiError(400, "bad_request", "source is 'api' or 'hmi'", field="source")
-        record = await self.engine.commands.execute(principal, path, value, reason=reason,
-                                                    confirm=body.get("confirm") is True, source=source)
+        record = await _run(self.engine.commands.execute(principal, path, value, reason=reason,
+                                                    confirm=body.get("confirm") is True, source=source))
         return _answer(record)
 
     async def _loop(self, principal, name: str, body: dict, reason: str):
@@ -117,8 +118,8 @@ class CommandsResource(JsonResource):
             raise ApiError(400, "bad_request", "send one or more of mode, sp, out (and reason)")
         records = []
         for key in fields:  # mode first, so {"mode": "manual", "out": 40} works in one request
-            record = await self.engine.commands.execute(principal, f"{PREFIX}/loops/{name}/{key}", body[key],
-                                                        reason=reason, source="api")
+            record = await _run(self.engine.commands.execute(principal, f"{PREFIX}/loops/{name}/{key}", body[key],
+                                                        reason=reason, source="api"))
             records.append(record)
             if not record.ok:
                 return _answer(record)
@@ -129,9 +130,14 @@ class CommandsResource(JsonResource):
         if state not in ("on", "off", "auto"):
             raise ApiError(400, "bad_request", "state is on, off or auto", field="state")
         value = "auto" if state == "auto" else f"{state} {body.get('duration', '')}".strip()
-        record = await self.engine.commands.execute(principal, f"{PREFIX}/schedules/{name}/override", value,
-                                                    reason=reason, source="api")
+        record = await _run(self.engine.commands.execute(principal, f"{PREFIX}/schedules/{name}/override", value,
+                                                    reason=reason, source="api"))
         return _answer(record)
+
+
+async def _run(coro) -> CommandRecord:
+    """Run a command on the control trampoline (collectors' writes await asyncio futures)."""
+    return await _async.wait(_async.start(coro))
 
 
 def _answer(record: CommandRecord):
