@@ -43,17 +43,18 @@ def check_site(path: str | Path, *, extra_tag_files: Iterable[str | Path] = (),
     sources, errors = read_sources(path)
     loader = _Loader(sources, errors)
     site = loader.run([Path(p) for p in extra_tag_files], {Path(p).resolve() for p in skip_tag_files})
-    errors = _unique(loader.errors)
+    errors = _unique(loader.errors, sources.files)
     return (None, errors) if errors else (site, [])
 
 
-def _unique(errors: list[ConfigError]) -> list[ConfigError]:
+def _unique(errors: list[ConfigError], files: list[str]) -> list[ConfigError]:
+    """Errors without repeats, in site file order (then CSV lists and the rest), by line."""
     seen, out = set(), []
     for e in errors:
         if e not in seen:
             seen.add(e)
             out.append(e)
-    order = {}
+    order = {f: i for i, f in enumerate(files)}
     for e in out:
         order.setdefault(e.loc.file, len(order))
     return sorted(out, key=lambda e: (order[e.loc.file], e.loc.line))
