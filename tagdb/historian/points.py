@@ -101,10 +101,12 @@ class PointSchema:
     def __init__(self, site=None) -> None:
         self._info: dict[str, tuple[str, dict[str, str]]] = {}
         self._prefix: dict[str, str] = {}
+        self._equipment: dict[str, tuple[str, str, str | None]] = {}
         if site is None:
             return
         buildings = {}
         for eq in site.equipment:
+            self._equipment[eq.id] = (eq.id, eq.equipment_class, eq.building)
             for path in eq.tags:
                 tags = {"path": path, "equipment": eq.id, "point": path[len(eq.id) + 1:]
                         if path.startswith(eq.id + "/") else path}
@@ -126,10 +128,25 @@ class PointSchema:
         """(measurement, tags) of ``path``."""
         info = self._info.get(path)
         if info is None:
-            measurement = SYSTEM_MEASUREMENT if path.startswith("_system/") else DEFAULT_MEASUREMENT
-            info = (measurement, {"path": path, "point": path.rsplit("/", 1)[-1]})
+            info = self._by_equipment_prefix(path)
+            if info is None:
+                measurement = SYSTEM_MEASUREMENT if path.startswith("_system/") else DEFAULT_MEASUREMENT
+                info = (measurement, {"path": path, "point": path.rsplit("/", 1)[-1]})
             self._info[path] = info
         return info
+
+    def _by_equipment_prefix(self, path: str) -> tuple[str, dict[str, str]] | None:
+        """A path under an equipment id (an alarm source, a run-time tag) belongs to that equipment."""
+        parts = path.split("/")
+        for n in range(len(parts) - 1, 0, -1):
+            eq = self._equipment.get("/".join(parts[:n]))
+            if eq is not None:
+                eq_id, eq_class, building = eq
+                tags = {"path": path, "equipment": eq_id, "point": "/".join(parts[n:])}
+                if building:
+                    tags["building"] = building
+                return eq_class, tags
+        return None
 
     def measurement(self, path: str) -> str:
         """The measurement holding ``path``."""
