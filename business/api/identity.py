@@ -40,7 +40,7 @@ class LogoutResource(JsonResource):
 
     async def handle_POST(self, request, principal):
         await self.api.auth.logout(bearer(request))
-        request.addCookie(COOKIE, b"", path=b"/", httpOnly=True, sameSite="strict", max_age=0)
+        request.addCookie(COOKIE, b"", path=b"/", httpOnly=True, sameSite="strict", max_age=b"0")
         return 204, None
 
 
