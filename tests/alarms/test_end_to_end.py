@@ -1,0 +1,82 @@
+"""End to end with the demo: simulated chiller excursion → collector → alarm → e-mail on loopback SMTP.
+
+The real service tree (tagdb, alarms, simulators, collectors) runs the bundled
+demo site (examples/demo, including its alarms.yaml) on free ports; the test
+uses the simulators' fault-injection API to push chiller 1's supply
+temperature above its HH limit and waits for the notification at an aiosmtpd
+server started here (the demo's e-mail channel follows SPMS_DEMO_SMTP_PORT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiosmtpd.controller import Controller
+from twisted.internet import reactor
+
+from collectors.sim.demo import load_demo
+from collectors.testing import aio_test, free_port, wait_until
+from tagdb.server.root import Component, build_root, make_context
+
+pytestmark = pytest.mark.slow
+
+COMPONENTS = (Component("tagdb", "tagdb.service", lambda s: True),
+              Component("alarms", "alarms.service", lambda s: True),
+              Component("simulators", "collectors.simulators_service", lambda s: True),
+              Component("collectors", "collectors.service", lambda s: True))
+TEMP = "plant/chiller-1/supply_temp"
+
+
+async def _wait(d):
+    """Await a Deferred from inside an asyncio task."""
+    from twisted.internet.defer import Deferred
+
+    if isinstance(d, Deferred):
+        return await d.asFuture(asyncio.get_running_loop())
+    return d
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@aio_test
+async def test_chiller_excursion_raises_an_alarm_and_an_email_arrives(tmp_path, monkeypatch):
+    smtp_port = free_port()
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    monkeypatch.setenv("SPMS_DEMO_SMTP_PORT", str(smtp_port))
+    site = load_demo()
+    ctx = make_context(site, reactor, tmp_path)
+    root = build_root(site, reactor, tmp_path, components=COMPONENTS, context=ctx)
+    hub = ctx.provides["simulators"]
+    # Pin the chiller running (so the chillers-off suppression stays off) before the first poll.
+    hub.freeze("plant/chiller-1/running", True)
+    await _wait(root.startService())
+    engine = ctx.provides["alarms"]
+    try:
+        await wait_until(lambda: ctx.tags.get(TEMP).quality.is_good, timeout=30, what="chiller data")
+        assert engine.get(f"{TEMP}:HH").state.value == "normal"
+        hub.freeze(TEMP, 14.5)                       # the excursion: above HH (13 °C)
+        await wait_until(lambda: engine.get(f"{TEMP}:HH").state.value == "unack_active", timeout=60,
+                         what="HH alarm (20 s on-delay)")
+        assert engine.get(f"{TEMP}:H").state.value == "unack_active"
+        await wait_until(lambda: any("critically high" in e.content.decode(errors="replace")
+                                     for e in inbox.messages), timeout=30, what="e-mail at the SMTP server")
+        mail = next(e for e in inbox.messages if "critically high" in e.content.decode(errors="replace"))
+        text = mail.content.decode(errors="replace")
+        assert mail.mail_from == "spms-alarms@harbourview.example"
+        assert mail.rcpt_tos[0] in ("li.wei@harbourview.example", "chen.jie@harbourview.example")
+        assert "[CRITICAL]" in text and "14.5" in text and "plant/chiller-1/supply_temp:HH" in text
+        rows = ctx.provides["alarm_system"].store.query(alarm_id=f"{TEMP}:HH")
+        assert rows and rows[-1]["kind"] == "activate" and rows[-1]["value"] == pytest.approx(14.5)
+    finally:
+        await _wait(root.stopService())
+        smtp.stop()
