@@ -12,7 +12,7 @@ import logging
 import sys
 
 #: Modules adding ``spms tags`` sub-subcommands (each exposes ``register_tags(subparsers)``).
-TAGS_SUBCOMMANDS: list[str] = []
+TAGS_SUBCOMMANDS: list[str] = ["collectors.cli"]
 
 log = logging.getLogger("spms.cli")
 
