@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "tagdb.cli.site",
     "tagdb.cli.tags",
     "tagdb.historian.cli",
+    "business.cli",
 ]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
