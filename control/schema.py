@@ -22,6 +22,7 @@ from .expr import ExprError, compile_expr
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
 _PATH = Str(min_len=1)
 LOC_KEY = "_loc"
+KEYS_KEY = "_key_locs"
 INTERNAL_PREFIX = "_system/"
 
 
@@ -35,6 +36,7 @@ class Located(Schema):
         clean, errors = self.inner.check(value, field, loc)
         if isinstance(clean, dict):
             clean[LOC_KEY] = getattr(value, "loc", loc)
+            clean[KEYS_KEY] = dict(getattr(value, "key_locs", {}))
         return clean, errors
 
 
@@ -134,10 +136,22 @@ LOOP = Located({
     "write_deadband": Field(Number(min=0), default=0.0),
 }, _loop_check)
 
-_DAY = OneOf((Obj({"date": Field(Date(), required=True), "name": Field(Str(), default="")}),
-              Obj({"from": Field(Date(), required=True), "to": Field(Date(), required=True),
-                   "name": Field(Str(), default="")}),
-              Date()))
+class Day(Schema):
+    """A calendar entry: a date, ``{date, name}`` or a range ``{from, to, name}``."""
+
+    single = Obj({"date": Field(Date(), required=True), "name": Field(Str(), default="")})
+    span = Obj({"from": Field(Date(), required=True), "to": Field(Date(), required=True),
+                "name": Field(Str(), default="")},
+               lambda d, f, raw: [] if d["from"] <= d["to"] else [
+                   ConfigError(getattr(raw, "loc", Loc("<control>")), f"{f}.to", "is before from")])
+
+    def check(self, value, field, loc):
+        if isinstance(value, dict):
+            return (self.span if "from" in value or "to" in value else self.single).check(value, field, loc)
+        return Date().check(value, field, loc)
+
+
+_DAY = Day()
 
 CALENDAR = Located({
     "description": Field(Str(), default=""),

@@ -23,7 +23,11 @@ def check_section(section: Mapping[str, Any], tags: Mapping[str, Any], files: tu
     default = Loc(files[0] if files else "<site>")
 
     def err(item: Mapping, field: str, msg: str) -> None:
-        errors.append(ConfigError(item.get(LOC_KEY, default), field, msg))
+        # control.<kind>.<name>.<key>...: point at the key's own line when known.
+        parts = field.split(".")
+        key = parts[3].split("[")[0] if len(parts) > 3 else None
+        loc = (item.get("_key_locs") or {}).get(key) or item.get(LOC_KEY, default)
+        errors.append(ConfigError(loc, field, msg))
 
     inputs = section.get("inputs") or {}
 
