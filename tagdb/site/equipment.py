@@ -55,7 +55,8 @@ def _sub_loc(raw: Any, key: str, fallback: Loc) -> Loc:
 def _check_place(item: dict, raw: LDict, fld: str, buildings: Mapping[str, Building]) -> Errors:
     b, a = item["building"], item["area"]
     if b is not None and b not in buildings:
-        return [ConfigError(raw.loc_of("building"), f"{fld}.building", f"unknown building {b!r}{known_names(buildings)}")]
+        return [ConfigError(raw.loc_of("building"), f"{fld}.building",
+                            f"unknown building {b!r}{known_names(buildings)}")]
     if a is None:
         return []
     if b is None:

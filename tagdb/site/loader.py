@@ -66,6 +66,9 @@ class _Loader:
     def __init__(self, sources: Sources, errors: list[ConfigError]):
         self.src = sources
         self.errors = errors
+        # Names whose definition has errors: references to them are not reported again.
+        self.broken_devices: set[str] = set()
+        self.broken_templates: set[str] = set()
 
     # -- raw chunks -----------------------------------------------------------------------------
     def _list_items(self, key: str, item_schema) -> Iterator[tuple[dict, Any, str]]:
@@ -141,6 +144,8 @@ class _Loader:
             self.errors.extend(errs)
             if spec is not None:
                 out[name] = spec
+            else:
+                self.broken_devices.add(name)
         return out
 
     def templates(self) -> dict[str, Template]:
@@ -167,6 +172,8 @@ class _Loader:
             self.errors.extend(errs)
             if not errs:
                 out[name] = tpl
+            else:
+                self.broken_templates.add(name)
         return out
 
     def equipment(self, templates, buildings, devices) -> tuple[list[Equipment], dict[str, DeviceSpec], list[TagEntry]]:
@@ -176,6 +183,9 @@ class _Loader:
             items, errs = expand_count(raw, clean, fld)
             self.errors.extend(errs)
             for item, _ in items:
+                dev = item["device"]
+                if item["template"] in self.broken_templates or (isinstance(dev, str) and dev in self.broken_devices):
+                    continue
                 if item["id"] in first:
                     self.errors.append(ConfigError(raw.loc_of("id"), f"{fld}.id", f"duplicate equipment id "
                                                    f"{item['id']!r} (also at {first[item['id']]})"))
@@ -186,7 +196,11 @@ class _Loader:
                 if inst is None:
                     continue
                 equipment.append(inst.equipment)
-                if inst.device is not None:
+                if inst.device is not None and inst.device.name in devices:
+                    self.errors.append(ConfigError(raw.loc_of("id"), f"{fld}.id", f"its own device would be "
+                                                   f"named {inst.device.name!r} like the device at "
+                                                   f"{devices[inst.device.name].loc}"))
+                elif inst.device is not None:
                     inline[inst.device.name] = inst.device
                 tags += inst.tags
         return equipment, inline, tags
@@ -271,7 +285,8 @@ class _Loader:
                                                    f"(also defined at {first[e.spec.path].spec.loc})"))
                 continue
             first[e.spec.path] = e
-            self.errors.extend(tag_device_errors(e.spec, all_devices, e.where))
+            if e.spec.device not in self.broken_devices:
+                self.errors.extend(tag_device_errors(e.spec, all_devices, e.where))
         sections = self.sections()
         if header is None:
             return None

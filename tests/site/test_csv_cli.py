@@ -130,7 +130,8 @@ def test_import_is_idempotent_and_replaces_the_copy(target, tmp_path):
     argv = ["tags", "import", str(f), "--site", str(target)]
     assert run(tags_cli.register, argv) == 0
     assert run(tags_cli.register, argv) == 0          # the copy in the site is replaced, not duplicated
-    f.write_text("path,type,device,address,access\nmall/lights/l1,bool,plc-1,co:1,rw\nmall/lights/l2,bool,plc-1,co:2,rw\n")
+    f.write_text("path,type,device,address,access\n"
+                 "mall/lights/l1,bool,plc-1,co:1,rw\nmall/lights/l2,bool,plc-1,co:2,rw\n")
     assert run(tags_cli.register, argv) == 0
     assert (target / "tag-files.yaml").read_text().count("lights.csv") == 1
     assert [t.path for t in load_site(target).tags] == ["mall/lights/l1", "mall/lights/l2"]

@@ -52,6 +52,8 @@ equipment:
   - {id: "tower-a/m-{n}", count: 2, template: meter, building: tower-a, area: roof,
      parameters: {base: "{n}", unit: "{n}"}, overrides: {energy: {units: kWh, range: [0, 5]}}}
   - {id: tower-a/m-x, template: meter, device: plc-1}
+  - {id: tower-a/m-y, template: meter, device: {protocol: modbus, endpoint: "tcp://127.0.0.1:5022", unit_id: 4},
+     overrides: {alarm: {alarms: [{type: digital, state: false}]}}}
 tags:
   - {path: tower-a/t, type: int16, device: plc-1, address: "hr:9", range: [0, 5], deadband: 5%, scan_group: fast}
 """)
@@ -81,7 +83,7 @@ def _mutate(data, draw):
 def test_valid_fuzz_base_is_valid(tmp_path):
     (tmp_path / "site.yaml").write_text(yaml.safe_dump(VALID))
     site, errors = check_site(tmp_path)
-    assert errors == [] and len(site.tags) == 7
+    assert errors == [] and len(site.tags) == 9
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

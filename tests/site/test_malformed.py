@@ -313,6 +313,31 @@ CASES = [
             overrides:
               power: {address: "ir:{bas}"}
         """}, [("x.yaml:7: equipment[0].overrides.power.address:", "unknown parameter {bas}")]),
+    ("broken-template-no-cascade", {"x.yaml": """
+        templates:
+          pump:
+            class: pump
+            tags:
+              - {name: speed, type: int16, address: "hr:1", scaling: {raw: [0, 0], eng: [0, 1]}}
+        equipment:
+          - {id: tower-a/pump-1, template: pump, device: plc-1}
+          - {id: tower-a/pump-2, template: pump, device: plc-1}
+        """}, [("x.yaml:5: templates.pump.tags[0].scaling.raw:", "impossible scaling")]),
+    ("broken-device-no-cascade", {"x.yaml": """
+        devices:
+          plc-2: {protocol: modbus, endpoint: "tcp://127.0.0.1:5021", timeout: never}
+        equipment:
+          - {id: tower-a/meter-1, template: meter, device: plc-2, parameters: {ct: 1}}
+        tags:
+          - {path: tower-a/temp, type: float32, device: plc-2, address: "hr:1"}
+        """}, [("x.yaml:2: devices.plc-2.timeout:", "expected a duration")]),
+    ("inline-device-name-clash", {"x.yaml": """
+        equipment:
+          - id: plc-1
+            template: meter
+            device: {protocol: modbus, endpoint: "tcp://127.0.0.1:5021"}
+            parameters: {ct: 1}
+        """}, [("x.yaml:2: equipment[0].id:", "its own device would be named 'plc-1' like the device at")]),
     ("instance-scan-group", {"x.yaml": """
         templates:
           pump:
