@@ -56,7 +56,14 @@ class Evaluators:
             calls.clear()
 
     def seed(self, rec: AlarmRecord) -> None:
-        """Restore per-kind state after a restart (suppression groups come from their inputs)."""
+        """Restore per-kind state after a restart.
+
+        A restored suppressed alarm marks its groups active, so the first input
+        value saying "no longer suppress" releases it instead of being ignored.
+        """
+        if rec.suppressed:
+            for name in self.groups_of.get(rec.id, ()):
+                self.group_active[name] = True
 
     # ------------------------------------------------------------------ batch
 

@@ -26,6 +26,9 @@ from .roster import Roster
 log = logging.getLogger(__name__)
 
 _UNACKED = (AlarmState.UNACK_ACTIVE, AlarmState.RTN_UNACK, AlarmState.LATCHED)
+# A condition still present when shelving, suppression or out-of-service ends is a new alarm.
+_ANNUNCIATE = (TransitionKind.ACTIVATE, TransitionKind.UNSHELVE, TransitionKind.SHELVE_EXPIRED,
+               TransitionKind.UNSUPPRESS, TransitionKind.IN_SERVICE)
 _CANCEL = (TransitionKind.SHELVE, TransitionKind.SUPPRESS, TransitionKind.OUT_OF_SERVICE)
 
 
@@ -86,7 +89,7 @@ class Notifier:
         """Handle one transition (engine listener)."""
         if not self.should_notify(tr.alarm_id):
             return
-        if tr.kind is TransitionKind.ACTIVATE and tr.state_after is AlarmState.UNACK_ACTIVE:
+        if tr.kind in _ANNUNCIATE and tr.state_after is AlarmState.UNACK_ACTIVE:
             for p in self.pipelines:
                 if p.matches(tr):
                     self._start(p, tr)

@@ -239,3 +239,15 @@ def test_unknown_channel_is_refused(clock):
         ob.enqueue(Message("nope", "a", "s", "b"))
 
 
+
+
+def test_an_alarm_still_active_when_its_shelving_ends_is_notified_again(harness):
+    chans = _channels()
+    h = harness(CONFIG, channels=chans)
+    h.put(TEMP, 9.6)
+    h.advance(0)
+    h.engine.acknowledge(H, "op", "seen")
+    h.engine.shelve(H, "op", "nuisance during maintenance", 600)
+    h.advance(600)
+    subjects = [m.subject for m in chans["mail"].sent if m.source == H]
+    assert len(subjects) == 3 and "acknowledged" in subjects[1] and subjects[2].startswith("[HIGH]")

@@ -226,3 +226,21 @@ def test_states_survive_a_restart(tmp_path, clock):
     h2.advance(2)
     assert h2.state(HH) == "normal"
     h2.system.stop()
+
+
+def test_suppressed_state_survives_a_restart_and_is_released_by_its_input(tmp_path, clock):
+    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    engine = create_engine(url)
+    create_tables(engine)
+    site = make_site(tmp_path / "site", SUPPRESS)
+    h1 = Harness(site, clock, engine).start()
+    h1.put("plant/chiller-1/running", False)
+    h1.put(TEMP, 9.6)
+    assert h1.state(H) == "suppressed"
+    h1.system.stop()
+    h2 = Harness(site, clock, create_engine(url)).start()
+    assert h2.state(H) == "suppressed"
+    h2.put(TEMP, 9.6)
+    h2.put("plant/chiller-1/running", True)
+    assert h2.state(H) == "unack_active"
+    h2.system.stop()
