@@ -162,6 +162,13 @@ class TagColumns:
             return None
         return _typed(kind, float(self.value[i]))
 
+    def one(self, i: int) -> TagValue:
+        """The TagValue of tag ``i`` (the single-tag path: no array set-up)."""
+        code = int(self.quality[i])
+        detail = self.details.get(i, "") if self.has_detail[i] else ""
+        return _new_tag_value(self.path[i], self.scalar(i), self.qualities.get(code, detail),
+                              ns_to_utc(int(self.source_ns[i])), ns_to_utc(int(self.server_ns[i])))
+
     def build(self, ids: np.ndarray) -> list[TagValue]:
         """TagValues for ``ids``, one object per tag.
 

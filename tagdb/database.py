@@ -67,6 +67,7 @@ class TagDatabase:
         self._flush_call = None
         self._has_strings = False
         self._string_ids: set[int] = set()
+        self._match_cache: dict[str, list[str]] = {}
         self.stats = TagDbStats()
         self.add_tags(specs)
 
@@ -96,6 +97,7 @@ class TagDatabase:
                 self._has_strings = True
                 self._string_ids.add(i)
         self._paths.extend(new_paths)
+        self._match_cache.clear()
         self._specs.extend(specs)
         self._subs.extend(self._cols.capacity, start, new_paths)
         return ids
@@ -141,7 +143,7 @@ class TagDatabase:
         i = self._index.get(path)
         if i is None:
             raise UnknownTagError(path)
-        return self._cols.build(np.array([i]))[0]
+        return self._cols.one(i)
 
     def value(self, path: str) -> Scalar:
         """Just the current value of one tag, in its data type."""
@@ -153,14 +155,24 @@ class TagDatabase:
     def snapshot(self, paths: Iterable[str]) -> dict[str, TagValue]:
         """Current values of ``paths``, all read in this reactor turn (hence consistent)."""
         ids = self.ids(paths)
+        if len(ids) <= 8:
+            return {tv.path: tv for tv in map(self._cols.one, ids.tolist())}
         return {tv.path: tv for tv in self._cols.build(ids)}
 
     def match(self, pattern: str) -> list[str]:
         """Paths matching a glob or a prefix ending in '/', in configuration order."""
         if not is_wildcard(pattern):
             return [pattern] if pattern in self._index else []
-        predicate = compile_pattern(pattern)
-        return [p for p in self._paths if predicate(p)]
+        hit = self._match_cache.get(pattern)
+        if hit is None:
+            # HMI pages and API clients repeat the same few patterns; the
+            # cache is dropped whenever tags are added.
+            predicate = compile_pattern(pattern)
+            hit = [p for p in self._paths if predicate(p)]
+            if len(self._match_cache) >= 256:
+                self._match_cache.pop(next(iter(self._match_cache)))
+            self._match_cache[pattern] = hit
+        return list(hit)
 
     # ------------------------------------------------------------------ subscriptions
 

@@ -240,3 +240,32 @@ def test_a_subscription_added_from_a_callback_starts_with_the_next_change(db, cl
     db.ingest(db.ids(["tower-a/meter/kwh"]), [2.0])
     clock.advance(0)
     assert [[tv.value for tv in b] for b in late[1:]] == [[2.0]]
+
+
+def test_match_sees_tags_added_after_an_earlier_match(db):
+    assert db.match("tower-c/") == []
+    db.add_tags([spec("tower-c/x")])
+    assert db.match("tower-c/") == ["tower-c/x"]
+    db.match("tower-c/").append("junk")          # callers get their own list
+    assert db.match("tower-c/") == ["tower-c/x"]
+
+
+def test_get_and_bulk_snapshot_agree_for_every_kind_of_tag(clock):
+    from datetime import datetime, timezone
+
+    from tagdb.values import BAD_COMM_FAILURE, GOOD, TagValue
+
+    specs = [spec(f"k/f{i}") for i in range(6)] + [spec("k/i", "int16"), spec("k/b", "bool"),
+                                                  spec("k/s", "string"), spec("k/none")]
+    db = TagDatabase(specs, clock)
+    ts = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    db.ingest(db.ids([f"k/f{i}" for i in range(6)] + ["k/i", "k/b"]), [float(i) for i in range(6)] + [3.0, 1.0])
+    db.update([TagValue("k/s", "on", GOOD, ts, ts)])
+    db.set_quality(["k/f2", "k/s"], BAD_COMM_FAILURE.with_detail("gone"))
+    paths = [s.path for s in specs]
+    bulk = db.snapshot(paths)                    # more than 8 tags: the column-wise builder
+    assert len(bulk) == len(paths)
+    for path in paths:
+        assert db.get(path) == bulk[path]
+        assert type(db.get(path).value) is type(bulk[path].value)
+    assert bulk["k/f2"].quality.detail == "gone" and bulk["k/s"].value == "on"
