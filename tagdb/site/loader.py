@@ -69,10 +69,11 @@ class _Loader:
         # Names whose definition has errors: references to them are not reported again.
         self.broken_devices: set[str] = set()
         self.broken_templates: set[str] = set()
+        self.broken_buildings: set[str] = set()
 
     # -- raw chunks -----------------------------------------------------------------------------
-    def _list_items(self, key: str, item_schema) -> Iterator[tuple[dict, Any, str]]:
-        """(clean, raw, field) of every valid item of the list key across files."""
+    def _list_items(self, key: str, item_schema, broken: set | None = None) -> Iterator[tuple[dict, Any, str]]:
+        """(clean, raw, field) of every valid item of the list key; ids of invalid ones go to ``broken``."""
         for chunk in self.src.chunks.get(key, []):
             if chunk.value is None:
                 continue
@@ -85,6 +86,8 @@ class _Loader:
                 self.errors.extend(errs)
                 if not errs:
                     yield clean, raw, fld
+                elif broken is not None and isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                    broken.add(raw["id"])
 
     def _map_items(self, key: str) -> Iterator[tuple[str, Any, str, Loc]]:
         """(name, raw value, field, loc) of every entry of the mapping key across files."""
@@ -121,7 +124,7 @@ class _Loader:
     def buildings(self) -> dict[str, Building]:
         out: dict[str, Building] = {}
         first: dict[str, Loc] = {}
-        for b, raw, fld in self._list_items("buildings", BUILDING):
+        for b, raw, fld in self._list_items("buildings", BUILDING, self.broken_buildings):
             if b["id"] in first:
                 self.errors.append(ConfigError(raw.loc_of("id"), f"{fld}.id",
                                                f"duplicate building id {b['id']!r} (also at {first[b['id']]})"))
@@ -184,7 +187,8 @@ class _Loader:
             self.errors.extend(errs)
             for item, _ in items:
                 dev = item["device"]
-                if item["template"] in self.broken_templates or (isinstance(dev, str) and dev in self.broken_devices):
+                if (item["template"] in self.broken_templates or item["building"] in self.broken_buildings
+                        or (isinstance(dev, str) and dev in self.broken_devices)):
                     continue
                 if item["id"] in first:
                     self.errors.append(ConfigError(raw.loc_of("id"), f"{fld}.id", f"duplicate equipment id "
@@ -272,7 +276,7 @@ class _Loader:
     def run(self, extra_tag_files: list[Path], skip: set[Path]) -> SiteModel | None:
         header = self.site_header()
         buildings = self.buildings()
-        devices = self.devices(set(buildings))
+        devices = self.devices(set(buildings) | self.broken_buildings)
         templates = self.templates()
         equipment, inline, eq_tags = self.equipment(templates, buildings, devices)
         all_devices = {**devices, **inline}

@@ -331,6 +331,14 @@ CASES = [
         tags:
           - {path: tower-a/temp, type: float32, device: plc-2, address: "hr:1"}
         """}, [("x.yaml:2: devices.plc-2.timeout:", "expected a duration")]),
+    ("broken-building-no-cascade", {"x.yaml": """
+        buildings:
+          - {id: mall, name: Mall, use: shopping}
+        devices:
+          plc-2: {protocol: modbus, endpoint: "tcp://127.0.0.1:5021", building: mall}
+        equipment:
+          - {id: mall/meter-1, template: meter, device: plc-2, building: mall, parameters: {ct: 1}}
+        """}, [("x.yaml:2: buildings[0].use:", "'shopping' is not one of")]),
     ("inline-device-name-clash", {"x.yaml": """
         equipment:
           - id: plc-1
