@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IReactorTime
 from .changes import apply_numeric, apply_object
 from .columns import KIND_STR, TagColumns, ns_to_utc
 from .contracts import AuditSink, ChangeCallback, TagWriter
-from .errors import DuplicateTagError, TagTypeError, UnknownTagError
+from .errors import BadTagPathError, DuplicateTagError, TagTypeError, UnknownTagError
 from .patterns import compile_pattern, is_wildcard
 from .site.model import TagSpec
 from .subscriptions import SubscriptionRegistry, TagSubscription
@@ -80,9 +80,17 @@ class TagDatabase:
         """
         specs = list(specs)
         seen: set[str] = set()
-        dupes = [s.path for s in specs if s.path in self._index or s.path in seen or seen.add(s.path)]
+        dupes: set[str] = set()
+        for s in specs:
+            if s.path in self._index or s.path in seen:
+                dupes.add(s.path)
+            seen.add(s.path)
         if dupes:
-            raise DuplicateTagError(f"tag path(s) already defined: {', '.join(sorted(set(dupes))[:5])}")
+            raise DuplicateTagError(f"tag path(s) already defined: {', '.join(sorted(dupes)[:5])}")
+        bad = [s.path for s in specs if not _valid_path(s.path)]
+        if bad:
+            raise BadTagPathError(f"tag path(s) not usable: {', '.join(repr(p) for p in bad[:5])} "
+                                  "(need non-empty '/'-separated segments without '*' or '?')")
         if not specs:
             return np.arange(0)
         start = self._cols.n
@@ -423,6 +431,11 @@ class TagDatabase:
     def now_ns(self) -> int:
         """The database clock in integer nanoseconds (µs resolution)."""
         return self._now_ns()
+
+
+def _valid_path(path: object) -> bool:
+    return (isinstance(path, str) and bool(path) and "*" not in path and "?" not in path
+            and all(path.split("/")))
 
 
 def _column(value, dtype, n: int, name: str) -> np.ndarray:

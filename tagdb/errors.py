@@ -27,6 +27,10 @@ class DuplicateTagError(TagDbError, ValueError):
     """A tag path is added twice."""
 
 
+class BadTagPathError(TagDbError, ValueError):
+    """A tag path that patterns could not address (empty segment, wildcard character)."""
+
+
 class TagTypeError(TagDbError, TypeError):
     """A value does not fit the tag's data type (e.g. a string for a float tag)."""
 

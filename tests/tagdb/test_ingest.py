@@ -213,3 +213,17 @@ def test_percent_deadband_falls_back_to_the_scaling_range(clock):
     db.ingest(ids, [100.0])
     assert db.ingest(ids, [110.0]) == 0
     assert db.ingest(ids, [110.5]) == 1
+
+
+def test_duplicate_and_unusable_paths_are_refused_whole(clock):
+    from tagdb.errors import BadTagPathError, DuplicateTagError
+
+    db = TagDatabase([spec("a/x")], clock)
+    with pytest.raises(DuplicateTagError, match="a/x"):
+        db.add_tags([spec("a/y"), spec("a/x")])
+    with pytest.raises(DuplicateTagError, match="a/z"):
+        db.add_tags([spec("a/z"), spec("a/z")])
+    for bad in ("", "a//b", "a/", "/a", "a/*", "a/b?"):
+        with pytest.raises(BadTagPathError):
+            db.add_tags([spec("a/ok"), spec(bad)])
+    assert db.paths == ["a/x"]
