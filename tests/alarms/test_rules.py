@@ -188,3 +188,30 @@ def test_glob_site_rule_applies_to_every_matching_tag(harness):
     h = harness(ALARMS, EXTRA_TAGS)
     assert "plant/chiller-1/supply_temp_sp:SP_H" in h.engine.records
     assert "plant/ahu-1/supply_air_sp:SP_H" in h.engine.records
+
+
+TEMPLATE = """
+templates:
+  ahu:
+    class: ahu
+    tags:
+      - {name: filter_dp, type: uint16, address: "ir:3", units: Pa}
+      - {name: fan_status, type: bool, address: "di:0"}
+    alarms:
+      - {tag: filter_dp, type: limit, h: 250, priority: low}
+      - {type: expression, name: FAN_FAIL, expression: "not fan and dp > 50", inputs: {fan: fan_status, dp: filter_dp}}
+equipment:
+  - {id: plant/ahu-9, template: ahu, name: AHU 9, building: plant, area: chiller-hall, device: plc-1}
+"""
+
+
+def test_equipment_template_rules_with_relative_tags(harness):
+    h = harness("alarms: {comm_alarms: false}\n", TEMPLATE)
+    fail = h.engine.get("plant/ahu-9:FAN_FAIL").definition
+    assert fail.equipment == "plant/ahu-9" and fail.area == "chiller-hall" and fail.building == "plant"
+    h.put_many({"plant/ahu-9/fan_status": True, "plant/ahu-9/filter_dp": 120})
+    assert h.state("plant/ahu-9:FAN_FAIL") == "normal"
+    h.put("plant/ahu-9/fan_status", False)
+    assert h.state("plant/ahu-9:FAN_FAIL") == "unack_active"
+    h.put("plant/ahu-9/filter_dp", 260)
+    assert h.state("plant/ahu-9/filter_dp:H") == "unack_active"
