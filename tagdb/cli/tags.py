@@ -29,6 +29,8 @@ def register(subparsers) -> None:
                                      "(one row a tag). Alarm rules are not part of the CSV.")
     exp.add_argument("site", metavar="SITE", help="site YAML file or folder")
     exp.add_argument("--csv", metavar="FILE", required=True, help="CSV file to write ('-' for stdout)")
+    exp.add_argument("--match", metavar="PATTERN", action="append",
+                     help="only tags matching this glob or prefix (tower-a/, */elevator-*/**); repeatable")
     exp.set_defaults(func=cmd_export)
 
     imp = sub.add_parser("import", help="check a CSV tag list against a site and add it to the site",
@@ -60,12 +62,23 @@ def cmd_export(args) -> int:
             print(e, file=sys.stderr)
         print(f"spms tags export: {args.site} has {len(errors)} error(s); nothing written", file=sys.stderr)
         return 1
+    tags = site.tags
+    if args.match:
+        from ..errors import PatternError
+        from ..patterns import compile_pattern
+
+        try:
+            matchers = [compile_pattern(p) for p in args.match]
+        except PatternError as exc:
+            print(f"spms tags export: {exc}", file=sys.stderr)
+            return 2
+        tags = [t for t in tags if any(m(t.path) for m in matchers)]
     if args.csv == "-":
-        n = write_tags_csv(site.tags, sys.stdout)
+        n = write_tags_csv(tags, sys.stdout)
     else:
         with open(args.csv, "w", encoding="utf-8", newline="") as out:
-            n = write_tags_csv(site.tags, out)
-    skipped = sum(1 for t in site.tags if t.alarms)
+            n = write_tags_csv(tags, out)
+    skipped = sum(1 for t in tags if t.alarms)
     note = f" ({skipped} tags have alarm rules, which CSV does not carry)" if skipped else ""
     print(f"exported {n} tags to {args.csv}{note}", file=sys.stderr)
     return 0

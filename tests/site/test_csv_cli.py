@@ -97,6 +97,14 @@ def test_export_to_stdout_has_header_and_rows(source, capsys):
     assert (temp["raw_hi"], temp["eng_hi"], temp["clamp"], temp["deadband"]) == ("1000", "100", "false", "0.5%")
 
 
+def test_export_match_selects_tags(source, capsys):
+    argv = ["tags", "export", str(source), "--csv", "-", "--match", "mall/ahu-1/", "--match", "mall/label"]
+    assert run(tags_cli.register, argv) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert [r["path"] for r in rows] == ["mall/ahu-1/supply_temp", "mall/ahu-1/fan_cmd", "mall/ahu-1/state",
+                                         "mall/label"]
+
+
 def test_import_writes_nothing_when_a_row_is_bad(target, tmp_path, capsys):
     bad = tmp_path / "new.csv"
     bad.write_text("path,type,device,address,scan_group\n"
