@@ -128,7 +128,11 @@ DEVICE = Obj({
     "options": Field(MapOf(AnyValue()), default={}),
 }, check_fn=_check_device)
 
-DEVICES = MapOf(DEVICE, key_pattern=r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
+# Device names may hold '/' like equipment ids: an equipment's own device is named by its id,
+# and a CSV export of its tags must be importable into a site that names the device that way.
+DEVICE_NAME_PATTERN = rf"{NAME_PATTERN}(?:/{NAME_PATTERN})*"
+DEVICES = MapOf(DEVICE, key_pattern=DEVICE_NAME_PATTERN)
 
 SCALING = Obj({
     "raw": Field(Pair(), required=True),

@@ -13,7 +13,8 @@ from typing import Any, Iterable, Iterator
 
 from . import sections as section_registry
 from .build import check_alarm_rules, check_device, make_tag, tag_device_errors
-from .core_schema import BUILDING, CORE_KEYS, EQUIPMENT, TAG, TEMPLATE, yaml_where
+from .core_schema import (BUILDING, CORE_KEYS, DEVICE_NAME_PATTERN, EQUIPMENT, NAME_PATTERN, TAG, TEMPLATE,
+                          yaml_where)
 from .csvio import read_tags_csv
 from .equipment import TagEntry, Template, instantiate
 from .errors import ConfigError, Loc, SiteConfigError
@@ -22,7 +23,7 @@ from .schema import _tname
 from .sources import Sources, read_sources
 from .templates import check_placeholders, expand_count
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")     # device and template names
+_NAMES = {"devices": re.compile(DEVICE_NAME_PATTERN), "templates": re.compile(NAME_PATTERN)}
 
 
 def load_site(path: str | Path) -> SiteModel:
@@ -100,8 +101,9 @@ class _Loader:
                 continue
             for name, raw in chunk.value.items():
                 loc, fld = chunk.value.loc_of(name), f"{key}.{name}"
-                errs = [] if isinstance(name, str) and _NAME.fullmatch(name) else \
-                    [ConfigError(loc, fld, f"invalid name {name!r} (letters, digits, '_', '-', '.')")]
+                errs = [] if isinstance(name, str) and _NAMES[key].fullmatch(name) else \
+                    [ConfigError(loc, fld, f"invalid name {name!r} (letters, digits, '_', '-', '.'"
+                                           f"{', segments separated by /' if key == 'devices' else ''})")]
                 if not errs and name in first:
                     errs = [ConfigError(loc, fld, f"is also defined at {first[name]}")]
                 self.errors.extend(errs)
