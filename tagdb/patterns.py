@@ -1,7 +1,8 @@
 """Tag path patterns: globs over '/'-separated paths and prefixes ending in '/'.
 
 ``*`` matches within one path segment, ``?`` one character of a segment, ``**``
-any number of whole segments (also none), and a pattern ending in ``/`` is a
+any number of whole segments (also none; a trailing ``/**`` at least one, so
+``tower-a/**`` is what is below tower-a), and a pattern ending in ``/`` is a
 prefix (``tower-a/`` is everything under tower-a). A pattern with none of these
 is an exact path.
 """
