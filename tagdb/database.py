@@ -190,7 +190,8 @@ class TagDatabase:
         ``initial=True`` also delivers the current values of every watched tag,
         in one list on the next reactor turn (read then, so they are current).
         """
-        sub = self._subs.add(pattern, callback, self._paths)
+        compile_pattern(pattern)   # refuse a malformed pattern before matching
+        sub = self._subs.add(pattern, callback, self.ids(self.match(pattern)))
         if initial:
             self._clock.callLater(0, self._deliver_initial, sub)
         return sub

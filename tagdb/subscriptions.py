@@ -82,13 +82,16 @@ class SubscriptionRegistry:
     def __len__(self) -> int:
         return len(self._subs)
 
-    def add(self, pattern: str, callback: ChangeCallback, paths: list[str]) -> TagSubscription:
-        """Subscribe ``callback`` to the tags of ``paths`` matching ``pattern``."""
+    def add(self, pattern: str, callback: ChangeCallback, members: np.ndarray) -> TagSubscription:
+        """Subscribe ``callback`` to the tags ``members`` (the ids ``pattern`` matches now).
+
+        Tags added later are tested against ``pattern`` by :meth:`extend`.
+        """
         if not callable(callback):
             raise TypeError(f"subscription callback {callback!r} is not callable")
-        predicate = compile_pattern(pattern)
+        compile_pattern(pattern)   # malformed patterns fail here, not at the first new tag
         mask = np.zeros(len(self.watch_count), bool)
-        mask[: len(paths)] = _evaluate(predicate, paths)
+        mask[members] = True
         sub = TagSubscription(self, next(self._keys), pattern, callback, mask)
         self._subs[sub.key] = sub
         self.watch_count[mask] += 1
