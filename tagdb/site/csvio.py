@@ -6,6 +6,7 @@ an absent column or empty cell takes the default):
     path,type,units,description,device,address,raw_lo,raw_hi,eng_lo,eng_hi,clamp,
     deadband,range_lo,range_hi,scan_group,access[,word_order,byte_order,history]
 
+The delimiter is the first of ``,``, ``;`` or tab found in the header row.
 Errors are reported as ``file:ROW: COLUMN: message`` where ROW counts like a
 spreadsheet: the header is row 1, the first tag row 2.
 """
@@ -151,8 +152,11 @@ def read_tags_csv(file: Path, display: str | None = None) -> tuple[list[CsvTag],
 
 def parse_tags_csv(text: str, name: str) -> tuple[list[CsvTag], Errors]:
     """Parse CSV text (see the module docstring for the columns)."""
+    first = text.split("\n", 1)[0]
+    # Spreadsheets set to a comma decimal separator save with ';' (or tabs): follow the header.
+    delimiter = next((d for d in ",;\t" if d in first), ",")
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         return [], [ConfigError(Loc(name), "", f"invalid CSV: {exc}")]
     if not rows:

@@ -163,6 +163,12 @@ def test_csv_parsing_details():
     assert x.tag["scaling"] == {"raw": (4, 20), "eng": (0, 1.5), "clamp": True} and x.tag["history"] is False
 
 
+def test_semicolon_and_tab_separated_lists():
+    for sep in ";\t":
+        tags, errors = parse_tags_csv(f"path{sep}type{sep}description\na/b{sep}int16{sep}x, y\n", "t.csv")
+        assert errors == [] and tags[0].path == "a/b" and tags[0].tag["description"] == "x, y"
+
+
 def test_check_command_exit_codes(make_site, site_errors, capsys):
     good = make_site({})
     assert run(site_cli.register, ["check", str(good)]) == 0
