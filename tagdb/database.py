@@ -238,10 +238,10 @@ class TagDatabase:
         now = self._now_ns()
         codes = _column(quality_codes, np.uint32, n, "quality_codes")
         src = _column(now if source_ns is None else source_ns, np.int64, n, "source_ns")
-        return self._apply(ids, values, codes, src, now)
+        return self._apply(ids, values, codes, src, None, None, now)
 
     def _apply(self, ids: np.ndarray, values: np.ndarray, codes: np.ndarray, src: np.ndarray,
-               now: int, force: np.ndarray | None = None, details: list[str] | None = None) -> int:
+               force: np.ndarray | None, details: list[str] | None, now: int) -> int:
         self.stats.updates += len(ids)
         cid = apply_numeric(self._cols, ids, values, codes, src, now, force, details)
         if len(cid):
@@ -260,12 +260,7 @@ class TagDatabase:
         """
         now = self._now_ns()
         cols, index = self._cols, self._index
-        num_ids: list[int] = []
-        num_vals: list[float] = []
-        num_codes: list[int] = []
-        num_src: list[int] = []
-        num_force: list[bool] = []
-        num_details: list[str] = []
+        pending = _NumericBatch()
         unknown: list[str] = []
         wrong: list[str] = []
         changed = 0
@@ -290,6 +285,9 @@ class TagDatabase:
                 if v is not None and not isinstance(v, str):
                     wrong.append(f"{tv.path}: {type(v).__name__} {v!r} for a string tag")
                     continue
+                if i in pending.members:
+                    # Keep the caller's order: numbers queued for this tag go first.
+                    changed += self._apply(*pending.take(), now)
                 self.stats.updates += 1
                 if apply_object(cols, i, v, q.code, detail, src, now):
                     self._mark_dirty(np.array([i]))
@@ -298,16 +296,10 @@ class TagDatabase:
             if v.__class__ is not float and not isinstance(v, _NUMBERS):
                 wrong.append(f"{tv.path}: {type(v).__name__} {v!r} for a {self._specs[i].data_type} tag")
                 continue
-            num_ids.append(i)
-            num_vals.append(v)
-            num_codes.append(q.code)
-            num_src.append(src)
-            num_force.append(detail != details.get(i, "") if details or detail else False)
-            num_details.append(detail)
-        if num_ids:
-            changed += self._apply(np.array(num_ids, np.intp), np.array(num_vals, np.float64),
-                                   np.array(num_codes, np.uint32), np.array(num_src, np.int64), now,
-                                   np.array(num_force, bool), num_details)
+            force = detail != details.get(i, "") if details or detail else False
+            pending.add(i, v, q.code, src, force, detail)
+        if pending.members:
+            changed += self._apply(*pending.take(), now)
         if unknown:
             raise UnknownTagError(unknown)
         if wrong:
@@ -432,6 +424,29 @@ class TagDatabase:
     def now_ns(self) -> int:
         """The database clock in integer nanoseconds (µs resolution)."""
         return self._now_ns()
+
+
+class _NumericBatch:
+    """Numeric TagValues of one ``update`` call, queued to be applied as one vectorized batch."""
+
+    def __init__(self) -> None:
+        self.members: set[int] = set()
+        self._cols: tuple[list, ...] = ([], [], [], [], [], [])
+
+    def add(self, i: int, value: float, code: int, src: int, force: bool, detail: str) -> None:
+        """Queue one sample."""
+        self.members.add(i)
+        for col, item in zip(self._cols, (i, value, code, src, force, detail)):
+            col.append(item)
+
+    def take(self) -> tuple:
+        """The queued samples as ``_apply`` arguments (ids, values, codes, src, force, details); empties the queue."""
+        ids, values, codes, src, force, details = self._cols
+        out = (np.array(ids, np.intp), np.array(values, np.float64), np.array(codes, np.uint32),
+               np.array(src, np.int64), np.array(force, bool), details)
+        self.members = set()
+        self._cols = ([], [], [], [], [], [])
+        return out
 
 
 def _valid_path(path: object) -> bool:

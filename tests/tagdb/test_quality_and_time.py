@@ -170,3 +170,11 @@ def test_update_without_a_source_timestamp_uses_the_server_time(db, clock):
     db.update([TagValue("plc/t2", 3.0, GOOD, None, None)])
     tv = db.get("plc/t2")
     assert tv.source_ts == tv.server_ts == START
+
+
+def test_update_keeps_the_callers_order_between_numbers_and_none(db):
+    now = datetime.now(timezone.utc)
+    db.update([TagValue("plc/t2", 5.0, GOOD, now, now), TagValue("plc/t2", None, BAD_COMM_FAILURE, now, now)])
+    assert db.get("plc/t2").value is None
+    db.update([TagValue("plc/t2", None, BAD_COMM_FAILURE, now, now), TagValue("plc/t2", 6.0, GOOD, now, now)])
+    assert db.get("plc/t2").value == 6.0
