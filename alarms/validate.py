@@ -9,13 +9,16 @@ validator and the engine's rule compiler agree on what a rule means.
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tagdb.patterns import compile_pattern, is_wildcard
 from tagdb.site.errors import ConfigError, Loc
+from tagdb.site.located import LDict, LList, load_yaml
 
 from .errors import ExpressionError
 from .expr import parse
@@ -49,6 +52,43 @@ def resolve_path(paths: Mapping[str, Any], path: str, tag: str | None, equipment
     return None
 
 
+class SectionLocator:
+    """File and line of a field of the ``alarms:`` section (the clean model has no lines).
+
+    The section's file is re-read with the located YAML loader, so an error in
+    ``alarms.rules[3].tag`` points at that very line.
+    """
+
+    def __init__(self, site) -> None:
+        self.tree: Any = None
+        self.file = site.files[0] if site.files else "<site>"
+        for name in site.files:
+            if not str(name).endswith((".yaml", ".yml")):
+                continue
+            try:
+                data, _ = load_yaml(Path(name).read_text(encoding="utf-8"), str(name))
+            except OSError:
+                continue
+            if isinstance(data, dict) and "alarms" in data:
+                self.tree, self.file = data, str(name)
+                break
+
+    def __call__(self, field: str) -> Loc:
+        """The most precise known location of ``field`` (e.g. ``alarms.pipelines.p.steps[1].roster``)."""
+        node, loc = self.tree, Loc(self.file)
+        for token in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+            if isinstance(node, LList) and token.startswith("["):
+                i = int(token[1:-1])
+                if i >= len(node):
+                    break
+                loc, node = node.loc_of(i), node[i]
+            elif isinstance(node, LDict) and token in node:
+                loc, node = node.loc_of(token), node[token]
+            else:
+                break
+        return loc
+
+
 def iter_rules(site) -> Iterator[tuple[RuleSite, list[ConfigError]]]:
     """Every rule of the site with the errors found while placing it (unknown tag, no match)."""
     paths = {t.path: t for t in site.tags}
@@ -69,9 +109,10 @@ def iter_rules(site) -> Iterator[tuple[RuleSite, list[ConfigError]]]:
                 continue
             yield RuleSite(rule, full, eq.id, eq.loc, field), []
     section = site.section("alarms") or {}
+    locate = SectionLocator(site) if section.get("rules") else None
     for i, rule in enumerate(section.get("rules") or []):
         field = f"alarms.rules[{i}]"
-        loc = Loc(site.files[0] if site.files else "<site>")
+        loc = locate(field)
         tag = rule.get("tag")
         if tag is None:
             yield RuleSite(rule, None, rule.get("equipment"), loc, field), []
@@ -83,7 +124,7 @@ def iter_rules(site) -> Iterator[tuple[RuleSite, list[ConfigError]]]:
             hits = [tag] if tag in paths else []
         if not hits:
             yield RuleSite(rule, None, None, loc, field), [
-                ConfigError(loc, f"{field}.tag", f"{tag!r} matches no tag of the site")]
+                ConfigError(locate(f"{field}.tag"), f"{field}.tag", f"{tag!r} matches no tag of the site")]
             continue
         for p in hits:
             yield RuleSite(rule, p, paths[p].equipment, loc, field), []
@@ -98,10 +139,11 @@ def validate_site(site) -> list[ConfigError]:
     paths = {t.path: t for t in site.tags}
     equipment = {e.id for e in site.equipment}
     seen: dict[str, str] = {}
-    where = Loc(site.files[0] if site.files else "<site>")
+    locate = SectionLocator(site)
+    where = None
 
-    def err(loc: Loc, field: str, msg: str) -> None:
-        errors.append(ConfigError(loc, field, msg))
+    def err(loc: Loc | None, field: str, msg: str) -> None:
+        errors.append(ConfigError(loc if loc is not None else locate(field), field, msg))
 
     for key in ("priority", "comm_priority"):
         if section["defaults"][key] not in priorities:
@@ -116,7 +158,7 @@ def validate_site(site) -> list[ConfigError]:
         if problems and rs.tag is not None and field.startswith("alarms.rules"):
             reported_fields.add(field)  # a glob rule: report once, not once per matching tag
         for f, msg in problems:
-            err(loc, f"{field}{f}", msg)
+            err(None if field.startswith("alarms.") else loc, f"{field}{f}", msg)
         name = _alarm_names(rule, rs)
         for n in name:
             if n in seen and seen[n] != field:

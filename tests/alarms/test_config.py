@@ -82,7 +82,14 @@ alarms:
                   "alarms.pipelines.p.steps[1].roster: unknown roster 'r2'",
                   "contact 'tech' of roster 'r' has no email for channel 'mail'"]:
         assert words in text, words
-    assert "alarms.yaml" in text
+    by_field = {e.field: e.loc for e in exc.value.errors}
+    # lines of alarms.yaml: 1 blank, 2 alarms:, 3 rules:, 4.. the rules
+    assert by_field["alarms.rules[0].tag"].file.endswith("alarms.yaml")
+    assert by_field["alarms.rules[0].tag"].line == 4
+    assert by_field["alarms.rules[1].priority"].line == 5
+    assert by_field["alarms.rules[4].suppress"].line == 8
+    assert by_field["alarms.rosters.r.timezone"].line == 12
+    assert by_field["alarms.pipelines.p.steps[1].roster"].line == 16
 
 
 def test_per_tag_rule_errors_point_at_the_tag_line(tmp_path):
