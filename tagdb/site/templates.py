@@ -88,6 +88,11 @@ def check_placeholders(raw_template: Any, field: str, loc: Loc, params: set[str]
     errors: Errors = []
     if not isinstance(raw_template, dict):
         return errors
+    praw = raw_template.get("parameters")
+    for name in sorted(set(params) & set(BUILTINS)):
+        ploc = praw.loc_of(name) if isinstance(praw, LDict) else loc
+        errors.append(ConfigError(ploc, _join(field, f"parameters.{name}"),
+                                  f"{{{name}}} is built in (the instance's {name}); choose another parameter name"))
     for key in ("tags", "device"):
         if key not in raw_template:
             continue

@@ -246,6 +246,14 @@ CASES = [
             tags:
               - {name: speed, type: float32, address: "hr:{bsae}"}
         """}, [("x.yaml:6: templates.pump.tags[0].address:", "unknown parameter {bsae}")]),
+    ("template-builtin-parameter", {"x.yaml": """
+        templates:
+          pump:
+            class: pump
+            parameters:
+              name: P1
+            tags: []
+        """}, [("x.yaml:5: templates.pump.parameters.name:", "{name} is built in")]),
     ("template-duplicate-tag", {"x.yaml": """
         templates:
           pump:
