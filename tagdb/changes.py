@@ -95,3 +95,26 @@ def apply_object(cols: TagColumns, i: int, v: Scalar, code: int, detail: str, sr
     cols.server_ns[i] = now
     cols.set_details([i], [detail])
     return True
+
+
+class NumericBatch:
+    """Numeric TagValues of one ``update`` call, queued to be applied as one vectorized batch."""
+
+    def __init__(self) -> None:
+        self.members: set[int] = set()
+        self._cols: tuple[list, ...] = ([], [], [], [], [], [])
+
+    def add(self, i: int, value: float, code: int, src: int, force: bool, detail: str) -> None:
+        """Queue one sample."""
+        self.members.add(i)
+        for col, item in zip(self._cols, (i, value, code, src, force, detail)):
+            col.append(item)
+
+    def take(self) -> tuple:
+        """The queued samples as ``_apply`` arguments (ids, values, codes, src, force, details); empties the queue."""
+        ids, values, codes, src, force, details = self._cols
+        out = (np.array(ids, np.intp), np.array(values, np.float64), np.array(codes, np.uint32),
+               np.array(src, np.int64), np.array(force, bool), details)
+        self.members = set()
+        self._cols = ([], [], [], [], [], [])
+        return out

@@ -19,16 +19,15 @@ from typing import Iterable, Sequence
 import numpy as np
 from twisted.internet.interfaces import IReactorTime
 
-from .changes import apply_numeric, apply_object
-from .columns import KIND_STR, TagColumns, ns_to_utc
+from .changes import NumericBatch, apply_numeric, apply_object
+from .columns import KIND_STR, TagColumns
 from .contracts import AuditSink, ChangeCallback, TagWriter
 from .errors import BadTagPathError, DuplicateTagError, TagTypeError, UnknownTagError
 from .patterns import compile_pattern, is_wildcard
 from .site.model import TagSpec
 from .subscriptions import SubscriptionRegistry, TagSubscription
-from .values import (BAD_NOT_YET_READ, GOOD, Quality, Scalar, TagValue, WriteAudit,
-                     WriteResult, WriteStatus, datetime_to_ns)
-from .writes import WriteRouter, coerce_write
+from .values import BAD_NOT_YET_READ, Quality, Scalar, TagValue, WriteResult, datetime_to_ns
+from .writes import WriteRouter, audited_write
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +259,7 @@ class TagDatabase:
         """
         now = self._now_ns()
         cols, index = self._cols, self._index
-        pending = _NumericBatch()
+        pending = NumericBatch()
         unknown: list[str] = []
         wrong: list[str] = []
         changed = 0
@@ -381,40 +380,7 @@ class TagDatabase:
         a value kept for an engine): the database itself is its device and
         stores the value with Good quality.
         """
-        started = self._now_ns()
-        i = self._index.get(path)
-        old = None if i is None else self._cols.scalar(i)
-        if i is None:
-            result = WriteResult(path, value, WriteStatus.NO_SUCH_TAG, f"no tag {path!r}")
-        elif self._specs[i].device is None and self._specs[i].writable:
-            result = self._write_memory_tag(self._specs[i], value)
-        else:
-            result = await self._writes.route(self._specs[i], value)
-        extra: dict = {"device_status": result.device_status} if result.device_status else {}
-        took = self._now_ns() - started
-        if took:
-            extra["duration_s"] = took / 1e9
-        self._record_audit(WriteAudit(
-            ts=ns_to_utc(started), user=user, path=path, old_value=old, new_value=value,
-            status=result.status, message=result.message, reason=reason, extra=extra))
-        return result
-
-    def _write_memory_tag(self, spec: TagSpec, value: Scalar) -> WriteResult:
-        checked = coerce_write(spec, value)
-        if checked.status is not WriteStatus.OK:
-            return WriteResult(spec.path, value, checked.status, checked.message)
-        now = ns_to_utc(self._now_ns())
-        self.update([TagValue(spec.path, checked.value, GOOD, now, now)])
-        return WriteResult(spec.path, checked.value, WriteStatus.OK, "stored (memory tag)")
-
-    def _record_audit(self, audit: WriteAudit) -> None:
-        if self._audit is None:
-            return
-        try:
-            self._audit.record(audit)
-        except Exception:
-            # The write already happened (or was refused); losing its audit must be loud.
-            log.exception("could not record the write audit of %s by %s", audit.path, audit.user)
+        return await audited_write(self, self._writes, self._audit, path, value, user, reason)
 
     # ------------------------------------------------------------------ time
 
@@ -424,29 +390,6 @@ class TagDatabase:
     def now_ns(self) -> int:
         """The database clock in integer nanoseconds (µs resolution)."""
         return self._now_ns()
-
-
-class _NumericBatch:
-    """Numeric TagValues of one ``update`` call, queued to be applied as one vectorized batch."""
-
-    def __init__(self) -> None:
-        self.members: set[int] = set()
-        self._cols: tuple[list, ...] = ([], [], [], [], [], [])
-
-    def add(self, i: int, value: float, code: int, src: int, force: bool, detail: str) -> None:
-        """Queue one sample."""
-        self.members.add(i)
-        for col, item in zip(self._cols, (i, value, code, src, force, detail)):
-            col.append(item)
-
-    def take(self) -> tuple:
-        """The queued samples as ``_apply`` arguments (ids, values, codes, src, force, details); empties the queue."""
-        ids, values, codes, src, force, details = self._cols
-        out = (np.array(ids, np.intp), np.array(values, np.float64), np.array(codes, np.uint32),
-               np.array(src, np.int64), np.array(force, bool), details)
-        self.members = set()
-        self._cols = ([], [], [], [], [], [])
-        return out
 
 
 def _valid_path(path: object) -> bool:

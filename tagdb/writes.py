@@ -11,9 +11,10 @@ import logging
 import math
 from dataclasses import dataclass
 
-from .contracts import TagWriter
+from .columns import ns_to_utc
+from .contracts import AuditSink, TagWriter
 from .site.model import TagSpec
-from .values import Scalar, WriteResult, WriteStatus
+from .values import GOOD, Scalar, TagValue, WriteAudit, WriteResult, WriteStatus
 
 log = logging.getLogger(__name__)
 
@@ -122,3 +123,43 @@ class WriteRouter:
             return WriteResult(spec.path, checked.value, WriteStatus.DEVICE_EXCEPTION,
                                f"collector for device {spec.device!r} returned {result!r}, not a WriteResult")
         return result
+
+
+async def audited_write(db, router: WriteRouter, audit: AuditSink | None, path: str, value: Scalar,
+                        user: str, reason: str) -> WriteResult:
+    """The body of ``TagDatabase.write``: refuse, store (memory tag) or route; then audit.
+
+    The audit record carries the time of the request and, when the device
+    took a while, the write's duration.
+    """
+    started = db.now_ns()
+    spec = db.spec(path) if path in db else None
+    old = None if spec is None else db.value(path)
+    if spec is None:
+        result = WriteResult(path, value, WriteStatus.NO_SUCH_TAG, f"no tag {path!r}")
+    elif spec.device is None and spec.writable:
+        result = _write_memory_tag(db, spec, value)
+    else:
+        result = await router.route(spec, value)
+    extra: dict = {"device_status": result.device_status} if result.device_status else {}
+    took = db.now_ns() - started
+    if took:
+        extra["duration_s"] = took / 1e9
+    record = WriteAudit(ts=ns_to_utc(started), user=user, path=path, old_value=old, new_value=value,
+                        status=result.status, message=result.message, reason=reason, extra=extra)
+    if audit is not None:
+        try:
+            audit.record(record)
+        except Exception:
+            # The write already happened (or was refused); losing its audit must be loud.
+            log.exception("could not record the write audit of %s by %s", path, user)
+    return result
+
+
+def _write_memory_tag(db, spec: TagSpec, value: Scalar) -> WriteResult:
+    checked = coerce_write(spec, value)
+    if checked.status is not WriteStatus.OK:
+        return WriteResult(spec.path, value, checked.status, checked.message)
+    now = ns_to_utc(db.now_ns())
+    db.update([TagValue(spec.path, checked.value, GOOD, now, now)])
+    return WriteResult(spec.path, checked.value, WriteStatus.OK, "stored (memory tag)")
