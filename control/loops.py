@@ -89,6 +89,7 @@ class PidLoop:
         self._last_tick: float | None = None
         self._call: LoopingCall | None = None
         self._paths = self._inputs()
+        self._step = _resolution(tags, spec.out)
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -277,7 +278,9 @@ class PidLoop:
         s = self.spec
         if s.out is None:
             return
-        value = round(out, 6)
+        value = round(round(out / self._step) * self._step, 6) if self._step else round(out, 6)
+        if self._step == 1.0:
+            value = int(value)
         if self.last_written is not None and abs(value - self.last_written) <= s.write_deadband:
             return
         if self.writing:
@@ -315,6 +318,26 @@ class PidLoop:
             state_path("loops", n, "alarm"): st.alarm,
             state_path("loops", n, "write"): st.write,
         })
+
+
+_INTEGER_TYPES = ("int16", "uint16", "int32", "uint32", "int64", "uint64")
+
+
+def _resolution(tags: Any, path: str | None) -> float | None:
+    """The smallest step the output tag can hold (integer registers), or None for floats."""
+    spec_of = getattr(tags, "spec", None)
+    if path is None or spec_of is None:
+        return None
+    try:
+        spec = spec_of(path)
+    except KeyError:
+        return None
+    if spec.data_type not in _INTEGER_TYPES:
+        return None
+    s = spec.scaling
+    if s is None:
+        return 1.0
+    return abs((s.eng_hi - s.eng_lo) / (s.raw_hi - s.raw_lo)) or None
 
 
 def _f(value: float | None) -> float:
