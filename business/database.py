@@ -71,9 +71,14 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
+def head_revisions() -> tuple[str, ...]:
+    """Every head of the revision graph (one, unless two packages branched from the same revision)."""
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+
+
 def head_revision() -> str:
-    """The newest revision of the chain."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """The heads joined with '+' (a single revision id when the chain is linear)."""
+    return "+".join(head_revisions())
 
 
 class Database:
@@ -107,11 +112,12 @@ class Database:
             command.downgrade(cfg, revision)
 
     def current_revision(self) -> str | None:
-        """The revision the database is at (None when empty)."""
+        """The revision(s) the database is at, joined with '+' (None when empty)."""
         from alembic.runtime.migration import MigrationContext
 
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            heads = MigrationContext.configure(conn).get_current_heads()
+        return "+".join(sorted(heads)) or None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

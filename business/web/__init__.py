@@ -1,0 +1,1 @@
+"""Manager web views (Panel) behind the business login."""
