@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import and_, delete, func, insert, select
+from twisted.internet import defer
 
 from tagdb.values import datetime_to_ns, ns_to_datetime
 
@@ -120,17 +121,23 @@ class Journal:
 
     ``on_written`` (optional) receives the transitions after they are durable:
     the historian's event writer hangs there, so an annotation never shows an
-    alarm the journal lost.
+    alarm the journal lost. ``runner`` (optional) runs the blocking write off
+    the reactor thread and returns a Deferred (the service passes a thread-pool
+    runner); without it the write happens in the calling thread (tests, tools).
+    One write is in flight at a time, so the journal keeps the order of events.
     """
 
-    def __init__(self, store: JournalStore, clock, on_written: Callable[[list[AlarmTransition]], None] | None = None):
+    def __init__(self, store: JournalStore, clock, on_written: Callable[[list[AlarmTransition]], None] | None = None,
+                 runner: Callable[[Callable[[], Any]], defer.Deferred] | None = None):
         self.store = store
         self.clock = clock
         self.on_written = on_written
+        self.runner = runner
         self._transitions: list[AlarmTransition] = []
         self._states: dict[str, dict] = {}
         self._call = None
-        self._failing = False
+        self._outage = False                 # logged once at ERROR, recovery once at INFO
+        self._inflight: defer.Deferred | None = None
 
     def __call__(self, tr: AlarmTransition) -> None:
         """Queue one transition (engine listener)."""
@@ -146,43 +153,91 @@ class Journal:
         """Saved states (engine state store)."""
         return self.store.load_states()
 
+    @property
+    def pending(self) -> int:
+        """Transitions not yet durable."""
+        return len(self._transitions)
+
     def _schedule(self) -> None:
-        if self._call is None or not self._call.active():
+        # While failing, the 5 s retry is pending and new items simply join the queue.
+        if self._inflight is None and (self._call is None or not self._call.active()):
             self._call = self.clock.callLater(0, self.flush)
 
-    def flush(self) -> int:
-        """Write what is queued; on failure keep it and retry in 5 s. Returns rows written."""
-        self._call = None
+    def _take(self):
         trs, states = self._transitions, self._states
-        if not trs and not states:
-            return 0
-        try:
-            self.store.write(trs, states.values(), int(self.clock.seconds() * 1e9))
-        except Exception as exc:
-            if not self._failing:
-                log.error("alarm journal unavailable, keeping %d transitions queued: %s", len(trs), exc)
-            else:
-                log.debug("alarm journal still unavailable: %s", exc)
-            self._failing = True
-            self._call = self.clock.callLater(5.0, self.flush)
-            return 0
-        if self._failing:
-            log.info("alarm journal writable again")
-            self._failing = False
         self._transitions, self._states = [], {}
+        now_ns = int(self.clock.seconds() * 1e9)
+        return trs, states, (lambda: self.store.write(trs, list(states.values()), now_ns))
+
+    def flush(self) -> int:
+        """Start writing what is queued; on failure keep it and retry in 5 s. Returns transitions taken."""
+        self._call = None
+        if self._inflight is not None or (not self._transitions and not self._states):
+            return 0
+        trs, states, write = self._take()
+        if self.runner is None:
+            try:
+                write()
+            except Exception as exc:
+                self._failed(trs, states, exc)
+                return 0
+            self._written(trs)
+            return len(trs)
+        d = self._inflight = self.runner(write)
+        d.addCallbacks(lambda _: self._written(trs), lambda f: self._failed(trs, states, f.value))
+        d.addBoth(self._done)
+        return len(trs)
+
+    def _done(self, _result) -> None:
+        self._inflight = None
+        if self._transitions or self._states:
+            self._schedule()
+
+    def _failed(self, trs: list[AlarmTransition], states: dict, exc: BaseException) -> None:
+        self._transitions[:0] = trs                 # older transitions stay first
+        for key, row in states.items():
+            self._states.setdefault(key, row)       # a state queued meanwhile is newer
+        if not self._outage:
+            log.error("alarm journal unavailable, keeping %d transitions queued: %s", len(self._transitions), exc)
+        else:
+            log.debug("alarm journal still unavailable: %s", exc)
+        self._outage = True
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = self.clock.callLater(5.0, self._retry)
+
+    def _retry(self) -> None:
+        self._call = None
+        self.flush()
+
+    def _written(self, trs: list[AlarmTransition]) -> None:
+        if self._outage:
+            log.info("alarm journal writable again")
+        self._outage = False
         if self.on_written is not None and trs:
             try:
                 self.on_written(trs)
             except Exception:
                 log.exception("alarm journal post-write hook failed")
-        return len(trs)
 
-    def stop(self) -> None:
-        """Flush what is queued (at shutdown)."""
+    def stop(self) -> defer.Deferred:
+        """Write everything still queued (at shutdown), after a write in flight; fires when done."""
         if self._call is not None and self._call.active():
             self._call.cancel()
-        self.flush()
-        if self._call is not None and self._call.active():
-            self._call.cancel()
+        self._call = None
 
+        def final(_=None) -> None:
+            if self._transitions or self._states:
+                trs, states, write = self._take()
+                try:
+                    write()
+                except Exception as exc:
+                    log.error("alarm journal: %d transitions could not be written at shutdown: %s", len(trs), exc)
+                    self._transitions[:0] = trs
+                    return
+                self._written(trs)
 
+        if self._inflight is not None:
+            return self._inflight.addBoth(lambda _: final())
+        final()
+        return defer.succeed(None)

@@ -50,14 +50,15 @@ class AlarmSystem:
     """Everything of the alarm package wired together (also usable without a server, in tests)."""
 
     def __init__(self, site, clock, db_engine, tags=None, events=None, history=None, system_tags=None,
-                 channels=None) -> None:
+                 channels=None, runner=None) -> None:
         self.site = site
         self.clock = clock
         self.section = section_defaults(site.section("alarms"))
         self.rules = compile_site(site)
         self.store = JournalStore(db_engine)
         self.history = history
-        self.journal = Journal(self.store, clock, on_written=self._to_history if history is not None else None)
+        self.journal = Journal(self.store, clock, on_written=self._to_history if history is not None else None,
+                               runner=runner)
         self.engine = AlarmEngine(self.rules, clock, store=self.journal)
         self.tags = tags
         self.events = events
@@ -103,14 +104,17 @@ class AlarmSystem:
         """Write the KPI values as ``_system/alarms/...`` tags."""
         self.system_tags.publish("alarms", self.kpi.system_values())
 
-    def stop(self) -> None:
-        """Stop evaluating, flush the journal, stop timers (pending notifications stay in the outbox)."""
+    def stop(self):
+        """Stop evaluating and timers, flush the journal (pending notifications stay in the outbox).
+
+        Returns a Deferred that fires when the journal holds every transition.
+        """
         if self._kpi_loop is not None and self._kpi_loop.running:
             self._kpi_loop.stop()
         self.engine.stop()
         self.notifier.stop()
-        self.journal.stop()
         self.outbox.stop()
+        return self.journal.stop()
 
 
 class AlarmService(Service):
@@ -126,9 +130,9 @@ class AlarmService(Service):
         self.system.start()
 
     def stopService(self):
-        """Stop the alarm system."""
-        self.system.stop()
-        return super().stopService()
+        """Stop the alarm system; fires once the journal is flushed."""
+        super().stopService()
+        return self.system.stop()
 
 
 def journal_engine(ctx: Any, section: dict):
@@ -139,9 +143,19 @@ def journal_engine(ctx: Any, section: dict):
     url = section.get("database") or f"sqlite:///{Path(ctx.data_dir) / 'alarms.db'}"
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    kwargs = {"connect_args": {"check_same_thread": False}} if url.startswith("sqlite") else {}
+    engine = create_engine(url, **kwargs)   # written from the journal's worker thread
     create_tables(engine)
     return engine
+
+
+def thread_runner(reactor):
+    """Run blocking journal writes on the reactor's thread pool (None for a test Clock)."""
+    if not hasattr(reactor, "getThreadPool"):
+        return None
+    from twisted.internet.threads import deferToThreadPool
+
+    return lambda fn: deferToThreadPool(reactor, reactor.getThreadPool(), fn)
 
 
 def from_config(ctx: Any) -> AlarmService | None:
@@ -154,7 +168,8 @@ def from_config(ctx: Any) -> AlarmService | None:
         return None
     section = section_defaults(raw)
     system = AlarmSystem(ctx.site, ctx.reactor, journal_engine(ctx, section), tags=ctx.tags, events=ctx.events,
-                         history=ctx.provides.get("history"), system_tags=ctx.provides.get("system_tags"))
+                         history=ctx.provides.get("history"), system_tags=ctx.provides.get("system_tags"),
+                         runner=thread_runner(ctx.reactor))
     ctx.provides["alarms"] = system.engine
     ctx.provides["alarm_system"] = system
     ctx.provides["notify_outbox"] = system.outbox

@@ -136,3 +136,42 @@ def test_outbox_on_the_backend(db, clock):
     assert entry.status == "sent" and entry.attempts == 2 and entry.message.payload == {"k": [1, 2]}
     assert [a["ok"] for a in ob.attempts(mid)] == [False, True]
     ob.stop()
+
+
+def test_journal_with_a_worker_runner_keeps_order_and_waits_at_stop(db, clock):
+    """One write in flight at a time; queued items follow; stop waits for the write in flight."""
+    from twisted.internet import defer
+
+    jobs: list[tuple] = []
+
+    def runner(fn):
+        d = defer.Deferred()
+        jobs.append((fn, d))
+        return d
+
+    def finish(i):
+        fn, d = jobs[i]
+        try:
+            d.callback(fn())
+        except Exception as exc:
+            d.errback(exc)
+
+    written: list = []
+    store = JournalStore(db.engine)
+    j = Journal(store, clock, on_written=lambda trs: written.extend(t.ts for t in trs), runner=runner)
+    j(_tr(0))
+    clock.advance(0)
+    j(_tr(1))
+    j(_tr(2))
+    clock.advance(0)
+    assert len(jobs) == 1                      # the second batch waits for the first write
+    finish(0)
+    clock.advance(0)
+    assert len(jobs) == 2
+    j(_tr(3))
+    stopped = j.stop()
+    assert not stopped.called                  # the write in flight is not done yet
+    finish(1)
+    assert stopped.called
+    assert [r["ts"] for r in store.query()][::-1] == [(T0 + timedelta(seconds=i)).isoformat() for i in range(4)]
+    assert written == [T0 + timedelta(seconds=i) for i in range(4)]
