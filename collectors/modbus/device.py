@@ -154,19 +154,36 @@ class ModbusDevice:
             await self.poll(g)
 
     async def poll(self, group: ScanGroup) -> None:
-        """Read every block of ``group`` and fan the values out to the tag DB."""
+        """Read every block of ``group`` and fan the values out to the tag DB.
+
+        The blocks' requests queue on the shared link together; the decoded
+        values of all blocks that answered go to the tag DB in one ``ingest``.
+        """
         group.polls += 1
         if len(group.blocks) == 1:
-            ok = await self._read_block(group.blocks[0])
+            results = [await self._read_block(group.blocks[0])]
         else:
             results = await asyncio.gather(*(self._read_block(b) for b in group.blocks))
-            ok = all(results)
-        if ok:
+        good = [r for r in results if r is not None]
+        if good:
+            now_ns = self._db.now_ns()
+            if len(good) == 1:
+                ids, values = good[0][0], good[0][1]
+            else:
+                ids = np.concatenate([r[0] for r in good])
+                values = np.concatenate([r[1] for r in good])
+            if len(ids):
+                self._db.ingest(ids, values, 0, now_ns)
+            strings = [s for r in good for s in r[2]]
+            if strings:
+                self._ingest_strings(strings, now_ns)
+        if len(good) == len(results):
             group.last_ok = self._clock.seconds()
 
-    async def _read_block(self, block: ReadBlock) -> bool:
+    async def _read_block(self, block: ReadBlock):
+        """One block's request: (tag ids, values, strings) when it answered, None otherwise."""
         if self._down and self.link.retry_in() > 0:
-            return False          # waiting out the backoff: the device is already marked Bad
+            return None           # waiting out the backoff: the device is already marked Bad
         fc, start, count, unit = block.function_code, block.start, block.count, self.spec.unit_id
 
         async def request(client):
@@ -183,32 +200,32 @@ class ModbusDevice:
                 rr = await self.link.call(POLL, request)
         except DeviceUnreachable as exc:
             self._comm_down(str(exc))
-            return False
-        now_ns = self._db.now_ns()
+            return None
+        if self.link.queued:
+            # Let the next queued request go out before decoding this answer, so the
+            # device works on it while we decode (the link is free already).
+            await asyncio.sleep(0)
         if rr.isError():
             code = int(getattr(rr, "exception_code", 0) or 0)
             self._comm_up()
             self._db.set_quality(self._ids[[p.index for p in block.points]], exception_quality(code))
-            return False
+            return None
         if (getattr(rr, "function_code", fc) & 0x7F) != fc:
             # The stream is out of step with our requests: never decode it as our registers.
             self.link.close()
             self._db.set_quality(self._ids[[p.index for p in block.points]], BAD_DEVICE_FAILURE.with_detail(
                 f"answer with function code {rr.function_code} to a function {fc} request"))
-            return False
-        data = rr.registers if fc in (3, 4) else rr.bits
+            return None
         try:
-            rows, values, strings = block.decode(data)
+            rows, values, strings = block.decode(rr.registers if fc in (3, 4) else rr.bits)
         except PlanError as exc:
             self._db.set_quality(self._ids[[p.index for p in block.points]],
                                  BAD_DEVICE_FAILURE.with_detail(f"short response: {exc}"))
-            return False
+            return None
         self._comm_up()
-        if len(rows):
-            self._db.ingest(self._ids[rows], values, 0, now_ns)
-        if strings:
-            self._ingest_strings(strings, now_ns)
-        return True
+        if block.ids is None:
+            block.ids = self._ids[rows]
+        return block.ids, values, strings
 
     def _ingest_strings(self, strings: list[tuple[int, str]], now_ns: int) -> None:
         from tagdb.columns import ns_to_utc

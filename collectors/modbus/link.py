@@ -80,7 +80,8 @@ class ModbusLink:
         self._delay = 0.0
         self._next_attempt = 0.0
         self._client: AsyncModbusTcpClient | None = None
-        self._lost: asyncio.Future | None = None
+        self._waiting: asyncio.Task | None = None     # the task awaiting a response, if any
+        self._lost_flag = False
         self._gate = PriorityGate()
         self.last_error = ""
         self.connects = 0
@@ -107,13 +108,12 @@ class ModbusLink:
             raise DeviceUnreachable(f"{self.name}: not connected ({self.last_error}); "
                                     f"retry in {self._next_attempt - now:.1f} s")
         self._drop()
-        # reconnect_delay=0 turns off pymodbus' own reconnect task: this link owns reconnects.
-        lost = asyncio.get_running_loop().create_future()
 
         def on_connect(up: bool) -> None:
-            if not up and not lost.done():
-                lost.set_result(None)
+            if not up:
+                self._on_lost()
 
+        # reconnect_delay=0 turns off pymodbus' own reconnect task: this link owns reconnects.
         client = AsyncModbusTcpClient(self.host, port=self.port, timeout=self._timeout,
                                       retries=self._retries, reconnect_delay=0, name=self.name,
                                       trace_connect=on_connect)
@@ -124,7 +124,6 @@ class ModbusLink:
             raise DeviceUnreachable(f"{self.name}: cannot connect ({self.last_error})")
         client.set_max_no_responses(0)   # a request that times out closes the connection
         self._client = client
-        self._lost = lost
         self._delay = 0.0
         self.connects += 1
         return client
@@ -147,15 +146,17 @@ class ModbusLink:
         await self._gate.acquire(priority)
         try:
             client = await self._ensure_connected()
+            self._waiting, self._lost_flag = asyncio.current_task(), False
             try:
-                # Race the request against the connection going away, so a device
-                # switched off is noticed at once rather than after the timeout.
-                req = asyncio.ensure_future(request(client))
-                await asyncio.wait((req, self._lost), return_when=asyncio.FIRST_COMPLETED)
-                if not req.done():
-                    req.cancel()
-                    raise ConnectionException("connection lost")
-                return req.result()
+                return await request(client)
+            except asyncio.CancelledError:
+                if not self._lost_flag:
+                    raise
+                # Cancelled by _on_lost: the connection went away while we waited.
+                asyncio.current_task().uncancel()
+                self._drop()
+                self._failed("connection lost")
+                raise DeviceUnreachable(f"{self.name}: connection lost") from None
             except (ConnectionException, ModbusIOException, asyncio.TimeoutError, OSError) as exc:
                 self._drop()
                 self._failed(str(exc) or type(exc).__name__)
@@ -167,7 +168,15 @@ class ModbusLink:
                 self._failed(f"protocol error: {type(exc).__name__}: {exc}")
                 raise DeviceUnreachable(f"{self.name}: {self.last_error}") from exc
         finally:
+            self._waiting = None
             self._gate.release()
+
+    def _on_lost(self) -> None:
+        """pymodbus saw the connection close: fail the waiting request now, not at its timeout."""
+        task = self._waiting
+        if task is not None and not task.done() and not self._lost_flag:
+            self._lost_flag = True
+            task.cancel()
 
     def close(self) -> None:
         """Close the connection (no reconnect until the next request)."""

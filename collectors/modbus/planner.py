@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import PlanError
-from .codec import Address, Linear, decode_matrix, decode_string
+from .codec import Address, Linear, decode_string
 
 FUNCTION_CODE = {"co": 1, "di": 2, "hr": 3, "ir": 4}
 
@@ -36,106 +36,142 @@ class Point:
         return self.address.offset + self.address.count
 
 
+_LE_TYPE = {"int16": "<i2", "uint16": "<u2", "int32": "<i4", "uint32": "<u4", "int64": "<i8",
+            "uint64": "<u8", "float32": "<f4", "float64": "<f8"}
+
+
 @dataclass
 class _Group:
-    """Points of one block sharing a decode recipe."""
+    """Points of one block sharing a decode recipe, and where their values go in the output."""
 
     kind: str                      # "bits" | "bit" | "num" | "str"
     data_type: str
-    word_order: str
     byte_order: str
     rows: np.ndarray               # indexes into the caller's tag list
-    gather: np.ndarray             # register/bit positions relative to the block start (n × k)
+    gather: object                 # bits/registers: positions; num: byte positions (n × size); str: ranges
+    out: slice = field(default_factory=lambda: slice(0, 0))   # where the group's values land in the block's output
     bits: np.ndarray | None = None
-    a: np.ndarray | None = None
-    b: np.ndarray | None = None
-    lo: np.ndarray | None = None
-    hi: np.ndarray | None = None
-    scaled: bool = False
-    clamped: bool = False
 
 
 @dataclass
 class ReadBlock:
-    """One read request (table, start, count) and the points it serves."""
+    """One read request (table, start, count) and the points it serves.
+
+    Decoding writes every numeric/bool value into one float64 array laid out at
+    planning time (``rows`` says which caller row each slot is); scaling and
+    clamping then run once over the whole block.
+    """
 
     table: str
     start: int
     count: int
     points: list[Point]
     groups: list[_Group] = field(default_factory=list)
+    rows: np.ndarray = field(default_factory=lambda: np.empty(0, np.intp))
+    ids: np.ndarray | None = None      # the caller's own ids for ``rows`` (e.g. tag DB ids), set once
+    a: np.ndarray | None = None
+    b: np.ndarray | None = None
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
 
     @property
     def function_code(self) -> int:
         """The Modbus function code of the read."""
         return FUNCTION_CODE[self.table]
 
-    @property
-    def rows(self) -> np.ndarray:
-        """Caller rows of every numeric/bool point in the block, in decode order."""
-        return np.concatenate([g.rows for g in self.groups if g.kind != "str"] or [np.empty(0, np.int64)])
-
     def decode(self, data) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
         """Decode a response (registers or bits) into (rows, float64 values, [(row, string)])."""
-        arr = np.asarray(data[: self.count], dtype=np.uint16 if self.table in ("hr", "ir") else bool)
-        if arr.shape[0] < self.count:
-            raise PlanError(f"response holds {arr.shape[0]} of {self.count} values")
-        rows, values, strings = [], [], []
+        if len(data) < self.count:
+            raise PlanError(f"response holds {len(data)} of {self.count} values")
+        out = np.empty(len(self.rows), np.float64)
+        strings: list[tuple[int, str]] = []
+        if self.table in ("co", "di"):
+            bits = np.asarray(data[: self.count], dtype=bool)
+            for g in self.groups:
+                out[g.out] = bits[g.gather]
+            return self.rows, out, strings
+        regs = np.asarray(data[: self.count], dtype=np.uint16)
+        raw = regs.astype(">u2").view(np.uint8)        # the block as the bytes on the wire
         for g in self.groups:
-            if g.kind == "bits":
-                v = arr[g.gather[:, 0]].astype(np.float64)
+            if g.kind == "num":
+                # One fancy index picks each value's bytes already in little-endian order
+                # (word and byte order folded in at planning time); view, and convert on assignment.
+                if g.data_type[0] == "f":
+                    # A signalling NaN from a device is a value like any other, not an error.
+                    with np.errstate(invalid="ignore"):
+                        out[g.out] = raw[g.gather].view(_LE_TYPE[g.data_type])[:, 0]
+                else:
+                    out[g.out] = raw[g.gather].view(_LE_TYPE[g.data_type])[:, 0]
             elif g.kind == "bit":
-                regs = arr[g.gather[:, 0]]
-                v = ((regs >> g.bits) & 1).astype(np.float64)
-            elif g.kind == "num":
-                v = decode_matrix(arr[g.gather], g.data_type, g.word_order, g.byte_order)
-                if g.scaled:
-                    v = v * g.a + g.b
-                if g.clamped:
-                    v = np.minimum(np.maximum(v, g.lo), g.hi)
+                out[g.out] = (regs[g.gather] >> g.bits) & 1
             else:
-                for row, idx in zip(g.rows.tolist(), g.gather):
-                    strings.append((row, decode_string(arr[idx], g.byte_order)))
-                continue
-            rows.append(g.rows)
-            values.append(v)
-        if not rows:
-            return np.empty(0, np.int64), np.empty(0), strings
-        return np.concatenate(rows), np.concatenate(values), strings
+                for row, (lo, hi) in zip(g.rows.tolist(), g.gather):
+                    strings.append((row, decode_string(regs[lo:hi], g.byte_order)))
+        if self.a is not None:
+            out = out * self.a + self.b
+        if self.lo is not None:
+            out = np.minimum(np.maximum(out, self.lo), self.hi)
+        return self.rows, out, strings
+
+
+def _byte_positions(p: Point, block_start: int) -> np.ndarray:
+    """Positions (in the block's wire bytes) of ``p``'s bytes, least significant first."""
+    rel = p.address.offset - block_start
+    regs = list(range(rel, rel + p.address.count))
+    if p.word_order == "little":
+        regs.reverse()                      # now most significant word first
+    pos = []
+    for r in regs:
+        hi, lo = 2 * r, 2 * r + 1           # big-endian bytes of the register on the wire
+        if p.byte_order == "little":
+            hi, lo = lo, hi
+        pos += [hi, lo]
+    return np.array(pos[::-1], dtype=np.intp)   # least significant byte first
 
 
 def _build_groups(block: ReadBlock) -> None:
     recipes: dict[tuple, list[Point]] = {}
     for p in block.points:
         if block.table in ("co", "di"):
-            key = ("bits", "bool", "big", "big")
+            key = ("bits", "bool", "big")
         elif p.address.bit is not None:
-            key = ("bit", "bool", "big", "big")   # bit N is of the register's value: no byte order
+            key = ("bit", "bool", "big")   # bit N is of the register's value: no byte order
         elif p.data_type == "string":
-            key = ("str", "string", "big", p.byte_order)
+            key = ("str", "string", p.byte_order)
         else:
-            key = ("num", p.data_type, p.word_order, p.byte_order)
+            key = ("num", p.data_type, "big")
         recipes.setdefault(key, []).append(p)
-    for (kind, dtype, wo, bo), pts in recipes.items():
-        rows = np.array([p.index for p in pts], dtype=np.int64)
+    pos = 0
+    rows: list[int] = []
+    a, b, lo, hi = [], [], [], []
+    for (kind, dtype, bo), pts in recipes.items():
         if kind == "str":
-            gather = [np.arange(p.address.offset, p.end) - block.start for p in pts]
-            block.groups.append(_Group(kind, dtype, wo, bo, rows, gather))  # ragged: a list
+            gather = [(p.address.offset - block.start, p.end - block.start) for p in pts]
+            block.groups.append(_Group(kind, dtype, pts[0].byte_order, np.array([p.index for p in pts]), gather))
             continue
-        k = pts[0].address.count
-        base = np.array([p.address.offset - block.start for p in pts], dtype=np.int64)
-        gather = base[:, None] + np.arange(k)[None, :]
-        g = _Group(kind, dtype, wo, bo, rows, gather)
+        if kind == "num":
+            gather = np.stack([_byte_positions(p, block.start) for p in pts])
+        else:
+            gather = np.array([p.address.offset - block.start for p in pts], dtype=np.intp)
+        g = _Group(kind, dtype, bo, np.array([p.index for p in pts], dtype=np.intp), gather,
+                   out=slice(pos, pos + len(pts)))
         if kind == "bit":
             g.bits = np.array([p.address.bit for p in pts], dtype=np.uint16)
-        if kind == "num":
-            g.a = np.array([p.linear.a for p in pts])
-            g.b = np.array([p.linear.b for p in pts])
-            g.lo = np.array([p.linear.lo for p in pts])
-            g.hi = np.array([p.linear.hi for p in pts])
-            g.scaled = bool(np.any(g.a != 1.0) or np.any(g.b != 0.0))
-            g.clamped = bool(np.any(np.isfinite(g.lo)) or np.any(np.isfinite(g.hi)))
         block.groups.append(g)
+        pos += len(pts)
+        rows += [p.index for p in pts]
+        for p in pts:
+            a.append(p.linear.a)
+            b.append(p.linear.b)
+            lo.append(p.linear.lo)
+            hi.append(p.linear.hi)
+    block.rows = np.array(rows, dtype=np.intp)
+    a_, b_ = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
+    if np.any(a_ != 1.0) or np.any(b_ != 0.0):
+        block.a, block.b = a_, b_
+    lo_, hi_ = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
+    if np.any(np.isfinite(lo_)) or np.any(np.isfinite(hi_)):
+        block.lo, block.hi = lo_, hi_
 
 
 def plan_reads(points: list[Point], max_registers: int = 125, max_bits: int = 2000,
