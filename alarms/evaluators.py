@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from .engine import AlarmEngine
 
 
+_BAD = 0x80000000
+
+
 class Evaluators:
     """Per-kind evaluation state (last values, bad tags, stale and rate timers, groups)."""
 
@@ -70,33 +73,38 @@ class Evaluators:
     def process(self, batch: Sequence[TagValue]) -> None:
         """Evaluate one batch of changes."""
         rules, engine = self.rules, self.engine
-        watched = rules.watched
+        info_of = rules.path_info
+        last = self.values
         lim_vals: dict[int, Any] = {}
         deviations: dict[str, AlarmDef] = {}
         expressions: dict[str, AlarmDef] = {}
         groups: set[str] = set()
         for tv in batch:
             path = tv.path
-            if path not in watched:
+            info = info_of.get(path)
+            if info is None:
                 continue
-            prev = self.values.get(path)
-            self.values[path] = tv
-            bad = tv.quality.is_bad
-            for cid in rules.comm_by_tag.get(path, ()):
+            lim_idx, comms, simple, devs, exprs, grps = info
+            prev = last.get(path)
+            last[path] = tv
+            bad = tv.quality.code >= _BAD   # the OPC UA severity bits say Bad
+            for cid in comms:
                 members = self.bad[cid]
                 (members.add if bad else members.discard)(path)
                 engine.condition(cid, bool(members), "Bad" if members else "Good")
-            for d in rules.deviation_by_input.get(path, ()):
+            for d in devs:
                 deviations[d.id] = d
-            for d in rules.expression_by_input.get(path, ()):
+            for d in exprs:
                 expressions[d.id] = d
-            groups.update(rules.group_by_input.get(path, ()))
+            if grps:
+                groups.update(grps)
             if bad:
                 continue  # process conditions stay as they were while the input is Bad
-            idx = rules.limit_tags.get(path)
-            if idx is not None and _is_number(tv.value) and math.isfinite(tv.value):
-                lim_vals[idx] = tv.value
-            for d in rules.per_tag.get(path, ()):
+            if lim_idx is not None:
+                v = tv.value
+                if (type(v) is float or type(v) is int or _is_number(v)) and math.isfinite(v):
+                    lim_vals[lim_idx] = v
+            for d in simple:
                 self._simple(d, tv, prev)
         if lim_vals:
             idx = np.fromiter(lim_vals.keys(), dtype=np.int64, count=len(lim_vals))

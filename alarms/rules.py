@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,9 @@ class RuleSet:
     groups: dict[str, SuppressionGroup] = field(default_factory=dict)
     group_by_input: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     watched: set[str] = field(default_factory=set)                 # every tag path the engine reads
+    #: path -> (limit tag index | None, comm alarm ids, digital/rate/stale defs, deviation defs,
+    #: expression defs, suppression groups): one lookup per changed tag in the hot loop.
+    path_info: dict[str, tuple] = field(default_factory=dict)
 
     def limit_rule_index(self) -> dict[str, int]:
         """Alarm id -> its row in the limit table."""
@@ -179,6 +183,9 @@ def compile_site(site) -> RuleSet:
         _add_device_comm_alarms(rs, tags, devices, defaults)
     rs.limits = LimitTable(len(rs.limit_tags), lim_tag, lim_limit, lim_sign, lim_db)
     _add_groups(rs, section, equipment)
+    rs.path_info = {p: (rs.limit_tags.get(p), tuple(rs.comm_by_tag.get(p, ())), tuple(rs.per_tag.get(p, ())),
+                        tuple(rs.deviation_by_input.get(p, ())), tuple(rs.expression_by_input.get(p, ())),
+                        tuple(rs.group_by_input.get(p, ()))) for p in rs.watched}
     return rs
 
 
