@@ -2,8 +2,8 @@
 
 Read on the reactor thread from the tag database (``ctx.tags``) and the alarm
 engine (``ctx.provides["alarms"]``, when present): both are in-memory, so this
-never blocks. Run hours come from the equipment's tag whose name ends in
-``run_hours`` (a counter maintained by the equipment or the simulator).
+never blocks. Run hours come from the equipment's first tag whose name ends in
+``_hours`` (``run_hours``, ``fan_hours``: counters kept by the equipment).
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def live_view(ctx: Any, asset: dict) -> dict:
             q = tv.quality
             out["values"].append({"path": path, "value": tv.value, "good": bool(getattr(q, "is_good", False)),
                                   "quality": str(q), "source_ts": tv.source_ts})
-            if path.rsplit("/", 1)[-1].endswith("run_hours") and isinstance(tv.value, (int, float)):
+            if path.rsplit("/", 1)[-1].endswith("_hours") and isinstance(tv.value, (int, float)) \
+                    and out["run_hours"] is None:
                 out["run_hours"] = tv.value
     engine = ctx.provides.get("alarms") if getattr(ctx, "provides", None) else None
     if engine is not None and hasattr(engine, "select"):

@@ -35,6 +35,7 @@ EQUIPMENT_MAKERS = {
     "lighting": ("Philips 飞利浦", "Dynalite DDRC", "normal", Decimal("58000.00")),
     "parking": ("Hikvision 海康威视", "DS-TMG4B5", "normal", Decimal("76000.00")),
     "meter": ("Acrel 安科瑞", "ADW300", "low", Decimal("2800.00")),
+    "parking-space": ("Hikvision 海康威视", "DS-TCP bay sensor", "low", Decimal("1200.00")),
 }
 STAFF_PLAN = (  # department, position, skills, how many
     ("engineering", "elevator-tech", ["elevator", "electrical"], 3),
