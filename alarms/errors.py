@@ -32,3 +32,11 @@ class NotificationError(AlarmError):
 
 class JournalError(AlarmError):
     """The alarm journal store failed."""
+
+
+class AlarmConfigError(AlarmError):
+    """The alarm configuration has cross-reference errors (each names file, line and field)."""
+
+    def __init__(self, errors: list) -> None:
+        self.errors = list(errors)
+        super().__init__("alarm configuration errors:\n" + "\n".join(f"  {e}" for e in self.errors))

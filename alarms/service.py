@@ -21,12 +21,13 @@ from tagdb.contracts import HistoryEvent
 
 from .api import OPERATIONS, AlarmsResource
 from .engine import AlarmEngine
+from .errors import AlarmConfigError
 from .events import AlarmTransition
 from .journal import Journal, JournalStore
 from .kpi import KpiTracker
 from .notify import Notifier, Outbox, build_channels
 from .rules import compile_site
-from .schema import section_defaults
+from .schema import section_defaults, validate_site
 from .tables import create_tables
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,12 @@ def from_config(ctx: Any) -> AlarmService | None:
     has_rules = any(t.alarms for t in ctx.site.tags) or any(e.alarms for e in ctx.site.equipment)
     if raw is None and not has_rules:
         return None
+    if raw is None:
+        # The loader runs validate_site only for sites with an alarms: key; rules on
+        # tags alone must not skip the cross-reference checks.
+        errors = validate_site(ctx.site)
+        if errors:
+            raise AlarmConfigError(errors)
     section = section_defaults(raw)
     system = AlarmSystem(ctx.site, ctx.reactor, journal_engine(ctx, section), tags=ctx.tags, events=ctx.events,
                          history=ctx.provides.get("history"), system_tags=ctx.provides.get("system_tags"),

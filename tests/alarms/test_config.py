@@ -116,3 +116,26 @@ def test_a_valid_site_compiles(tmp_path):
             "plant/chiller-1/fault:digital", "comm:plc-1"} == set(rs.defs)
     assert rs.defs["plant/chiller-1/supply_temp:H"].area == "chiller-hall"
     assert rs.defs["plant/chiller-1/supply_temp:H"].building == "plant"
+
+
+def test_tag_rules_without_an_alarms_section_are_still_cross_checked(tmp_path):
+    from twisted.internet.task import Clock
+
+    import alarms.service
+    from alarms.errors import AlarmConfigError
+    from tagdb.server.context import ServerContext
+
+    site = make_site(tmp_path / "s", extra_yaml="""
+tags:
+  - path: plant/x/temp
+    device: plc-1
+    address: "hr:40"
+    type: float32
+    alarms:
+      - {type: deviation, setpoint: plant/x/missing_sp, high: 2}
+""")
+    assert site.section("alarms") is None
+    with pytest.raises(AlarmConfigError) as exc:
+        alarms.service.from_config(ServerContext(site=site, reactor=Clock(), data_dir=tmp_path))
+    assert "unknown setpoint tag 'plant/x/missing_sp'" in str(exc.value)
+    assert "extra.yaml" in str(exc.value)
