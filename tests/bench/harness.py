@@ -4,21 +4,26 @@ A benchmark module exposes ``run() -> list[BenchResult]``; import the type as
 ``from tests.bench.harness import BenchResult`` (``scripts/bench`` puts the
 repository root on ``sys.path``). ``scripts/bench`` imports every module,
 runs it, and prints one table; a benchmark that raises prints its error and
-the others still run. Benchmarks are never part of the test suite.
+the others still run. Each benchmark runs in its own process. Benchmarks are
+never part of the test suite.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
+import json
+import os
+import subprocess
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent.parent
 
 
 @dataclass(frozen=True)
@@ -124,28 +129,69 @@ def discover(names: Iterable[str] = ()) -> list[str]:
     return chosen
 
 
+_MARK = "@@bench-results@@ "
+
+
+def _child(stem: str) -> None:
+    """Run one benchmark module in this (child) process; print its results as one JSON line."""
+    try:
+        module = importlib.import_module(f"tests.bench.{stem}")
+        rows = [asdict(r) for r in module.run()]
+        # numpy scalars are common in figures: send them as plain numbers.
+        print(_MARK + json.dumps({"results": rows}, default=lambda o: o.item() if hasattr(o, "item") else str(o)),
+              flush=True)
+    except BaseException:   # report everything, even SystemExit from a benchmark
+        print(_MARK + json.dumps({"error": traceback.format_exc()}), flush=True)
+
+
+def run_isolated(stem: str, timeout: float) -> tuple[list[BenchResult], str | None]:
+    """Run one benchmark in its own Python process: results, or the error that stopped it.
+
+    A process per benchmark keeps memory figures clean (no other benchmark's
+    heap in the RSS) and turns a crash or a hang into a reported failure
+    instead of the end of the whole run.
+    """
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "from tests.bench.harness import _child; _child(sys.argv[2])")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, str(ROOT), stem], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return [], f"did not finish within {timeout:.0f} s (SPMS_BENCH_TIMEOUT)"
+    payload = None
+    for line in proc.stdout.splitlines():
+        if line.startswith(_MARK):
+            payload = json.loads(line[len(_MARK):])
+        else:
+            print(line, file=sys.stderr)   # the benchmark's own progress output
+    if payload is None:
+        return [], f"the benchmark process ended with status {proc.returncode} without results"
+    if "error" in payload:
+        return [], payload["error"]
+    return [BenchResult(**row) for row in payload["results"]], None
+
+
 def main(argv: list[str]) -> int:
     """Run the benchmarks named in ``argv`` (all when empty); exit 1 when any failed."""
     if any(a in ("-h", "--help") for a in argv):
-        print("usage: scripts/bench [NAME ...]   (NAME: e.g. tagdb for tests/bench/bench_tagdb.py)")
+        print("usage: scripts/bench [NAME ...]   (NAME: e.g. tagdb for tests/bench/bench_tagdb.py)\n"
+              "Each benchmark runs in its own process; SPMS_BENCH_TIMEOUT (s, default 900) bounds it.")
         return 0
+    timeout = float(os.environ.get("SPMS_BENCH_TIMEOUT", "900"))
     results: list[BenchResult] = []
     errors: list[tuple[str, str]] = []
     for stem in discover(argv):
         print(f"running {stem} ...", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        try:
-            module = importlib.import_module(f"tests.bench.{stem}")
-            results.extend(module.run())
-        except BaseException as exc:   # a benchmark's failure must not hide the others
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            errors.append((stem, traceback.format_exc()))
+        rows, error = run_isolated(stem, timeout)
+        results.extend(rows)
+        if error:
+            errors.append((stem, error))
         print(f"  {stem} took {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     print(format_table(results, errors))
     return 1 if errors else 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(BENCH_DIR.parent.parent))
+    sys.path.insert(0, str(ROOT))
     sys.exit(main(sys.argv[1:]))
