@@ -72,6 +72,7 @@ class EmailChannel:
             retries=0, timeout=self.timeout,
             requireAuthentication=bool(self.username), requireTransportSecurity=self.starttls)
         factory.domain = b"spms.local"
+        factory.noisy = False   # one line per message at INFO would drown the log in a flood
         self.reactor.connectTCP(self.host, self.port, factory, timeout=self.timeout)
         try:
             await done

@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "tagdb.cli.tags",
     "tagdb.historian.cli",
     "business.cli",
+    "alarms.cli",
 ]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
