@@ -34,6 +34,9 @@ def _rw(names: Iterable[str], read: bool = True, write: bool = True) -> set[str]
     return out
 
 
+RESIDENT = {"units.read", "people.read", "residencies.read", "leases.read", "vehicles.read", "vehicles.write",
+            "workorders.create", "workorders.read", "bills.read", "bills.pay"}
+
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     "admin": {"*"},
     "manager": (_rw(REGISTRY + PEOPLE + STAFFING + LEDGER) - {"properties.write"})
@@ -44,17 +47,13 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     | {"workorders.read", "workorders.write"},
     "operator": set(SCADA) | _rw(("buildings", "units", "assets"), write=False)
     | {"workorders.read", "workorders.create"},
-    "technician": _rw(("assets", "buildings", "units"), write=False) | {"maintenance.read", "maintenance.write",
-                                                                     "tags.read", "hmi.view", "attendance.clock",
-                                                                     "workorders.read", "workorders.update"},
+    "technician": _rw(("assets", "buildings", "units"), write=False)
+    | {"maintenance.read", "maintenance.write", "tags.read", "hmi.view", "attendance.clock",
+       "workorders.read", "workorders.update"},
     "security": _rw(("people", "vehicles", "parking", "buildings", "units"), write=False)
     | {"tags.read", "alarms.ack", "hmi.view", "attendance.clock"},
-    "owner": _rw(("units", "people", "residencies", "leases", "parking"), write=False) | {"vehicles.read", "vehicles.write",
-                                                                                     "workorders.create", "workorders.read",
-                                                                                     "bills.read", "bills.pay"},
-    "tenant": _rw(("units", "people", "residencies", "leases"), write=False) | {"vehicles.read", "vehicles.write",
-                                                                             "workorders.create", "workorders.read",
-                                                                             "bills.read", "bills.pay"},
+    "owner": RESIDENT | {"parking.read"},
+    "tenant": set(RESIDENT),
 }
 ROLES = tuple(ROLE_PERMISSIONS)
 RESIDENT_ROLES = ("owner", "tenant")

@@ -20,7 +20,7 @@ from twisted.internet.task import LoopingCall
 
 from .api.base import Api
 from .api.collections import CollectionResource
-from .api.extras import AssetLiveResource, AttendanceSummaryResource, ImportResource
+from .api.extras import AssetLiveResource, AttendanceSummaryResource, ClockResource, ImportResource
 from .api.identity import AuditResource, AuthResource, UsersResource
 from .api.openapi_ops import extra_operations, item_extra_operations, spec_operations
 from .authn import DbAuthenticator
@@ -110,7 +110,7 @@ def mount_all(ctx: Any, api: Api) -> None:
     """Mount every business resource under /api/v1 with its OpenAPI operations."""
     for name in SPECS:
         item_extras = {"live": AssetLiveResource} if name == "assets" else {}
-        coll_extras = {"summary": AttendanceSummaryResource} if name == "attendance" else {}
+        coll_extras = {"summary": AttendanceSummaryResource, "clock": ClockResource} if name == "attendance" else {}
         ops = spec_operations(SPECS[name]) + item_extra_operations(name)
         ctx.mount_api(name, CollectionResource(api, name, item_extras, coll_extras), operations=ops)
     extras = extra_operations()

@@ -9,7 +9,7 @@ from ..errors import PermissionDenied, ValidationError
 from ..importer import KINDS, run_import
 from ..ledger import live_view
 from ..permissions import visibility
-from .base import Api, JsonResource, query_params
+from .base import Api, JsonResource, query_params, read_json
 
 
 class AssetLiveResource(JsonResource):
@@ -64,6 +64,41 @@ class AttendanceSummaryResource(JsonResource):
         if visibility(principal, "attendance.read").nothing:
             raise PermissionDenied("permission 'attendance.read' required")
         return 200, {"items": await self.api.db.run(work)}
+
+
+class ClockResource(JsonResource):
+    """``POST /api/v1/attendance/clock {"kind": "in"|"out"}``: staff clock themselves in or out.
+
+    Needs ``attendance.clock`` and a user linked to a staff record; the time is the server's clock,
+    so nobody back-dates their own attendance.
+    """
+
+    isLeaf = True
+
+    def __init__(self, api: Api, name: str) -> None:
+        super().__init__(api)
+
+    async def handle_POST(self, request, principal):
+        if visibility(principal, "attendance.clock").nothing:
+            raise PermissionDenied("permission 'attendance.clock' required")
+        staff_id = (principal.attributes or {}).get("staff_id")
+        if not staff_id:
+            raise PermissionDenied("this user is not linked to a staff record")
+        body = read_json(request)
+        if not isinstance(body, dict) or body.get("kind") not in ("in", "out") or set(body) - {"kind"}:
+            raise ValidationError("invalid clock event", {"kind": "must be in or out"})
+
+        def work(s):
+            from ..audit import record
+            from ..crud import to_json
+            from ..models import ClockRecord
+            row = ClockRecord(staff_id=staff_id, kind=body["kind"], at=self.api.clock(), source="self")
+            s.add(row)
+            s.flush()
+            after = to_json(row)
+            record(s, principal.user, "create", "attendance", row.id, None, after, self.api.clock())
+            return after
+        return 201, await self.api.db.run(work)
 
 
 class ImportResource(JsonResource):

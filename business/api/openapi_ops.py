@@ -116,5 +116,11 @@ def item_extra_operations(name: str) -> list[Operation]:
                           "attendance_summary", ("attendance",),
                           (Param("from"), Param("to"), Param("staff_id")),
                           responses={200: Response("Rows", {"type": "object"}), **errors(401, 403, 422)},
-                          permission="attendance.read")]
+                          permission="attendance.read"),
+                Operation("POST", "/attendance/clock", "Clock in or out (the caller's own staff record)",
+                          "attendance_clock", ("attendance",),
+                          request_body={"type": "object", "required": ["kind"],
+                                        "properties": {"kind": {"enum": ["in", "out"]}}},
+                          responses={201: Response("Clock record", {"type": "object"}), **errors(400, 401, 403, 422)},
+                          permission="attendance.clock")]
     return []

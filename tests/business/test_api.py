@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 import pytest_twisted
 import treq
 
@@ -172,3 +171,29 @@ def test_authenticator_cache_expires_tokens_with_the_clock(db, clock):
     assert auth.authenticate_token(token) is None
     assert auth.authenticate_password("bot", "Machine-Pass-1").user == "bot"
     assert auth.authenticate_password("bot", "wrong-pass-123") is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_staff_clock_themselves_in_at_server_time(env):
+    server, w, admin = env
+    from business.identity import create_user, new_api_token
+    from business.models import ClockRecord
+    from sqlalchemy import select
+
+    def make(s):
+        u = create_user(s, make_hasher(fast=True), username="tech", password="Tech-pass-123", actor="t",
+                        now=server.api.clock(), grants=[("technician", "building:tower-a")], staff_id=w["sA"])
+        return new_api_token(s, u.id, "phone", server.api.clock(), None, "t")[0]
+    tech = server.db.call(make)
+    other = server.add_user("tech2", [("technician", "building:tower-a")])
+    await server.api.auth.refresh()
+    code, body = await server.call("POST", "/attendance/clock", tech, {"kind": "in"})
+    assert code == 201 and body["staff_id"] == w["sA"] and body["source"] == "self"
+    code, body = await server.call("POST", "/attendance/clock", tech, {"kind": "in", "at": "2020-01-01T00:00:00Z"})
+    assert code == 422
+    code, _ = await server.call("POST", "/attendance/clock", other, {"kind": "in"})
+    assert code == 403                                     # not linked to a staff record
+    code, _ = await server.call("POST", "/attendance/clock", admin, {"kind": "in"})
+    assert code == 403
+    n = server.db.call(lambda s: len(list(s.scalars(select(ClockRecord).where(ClockRecord.source == "self")))))
+    assert n == 1
