@@ -44,6 +44,9 @@ class StatePublisher:
         self.tags = tags
         self.clock = clock
         self._known: set[str] = set()
+        self._last: dict[str, Scalar] = {}
+        self._pending: dict[Quality, dict[str, Scalar]] = {}
+        self._flush_call: Any = None
         self._failed_once = False
 
     def now(self) -> datetime:
@@ -64,10 +67,34 @@ class StatePublisher:
                 add(specs)
         self._known.update(new)
 
-    def publish(self, fields: Mapping[str, Scalar], quality: Quality = GOOD) -> None:
-        """Publish several fields at once (one ``update`` call)."""
-        if not fields:
+    def publish(self, fields: Mapping[str, Scalar], quality: Quality = GOOD, batch: bool = False) -> None:
+        """Publish the fields whose value changed since the last publish.
+
+        ``batch=True`` (periodic state such as a loop's PV and OUT) collects the
+        values of every caller in this reactor turn into one ``update`` at the
+        end of the turn: one database batch for a hundred loops instead of a
+        hundred tiny ones.
+        """
+        last = self._last
+        changed = {p: v for p, v in fields.items() if p not in last or not _same(last[p], v)}
+        if not changed:
             return
+        last.update(changed)
+        if batch:
+            self._pending[quality] = {**self._pending.get(quality, {}), **changed}
+            if self._flush_call is None:
+                self._flush_call = self.clock.callLater(0, self.flush)
+            return
+        self._write(changed, quality)
+
+    def flush(self) -> None:
+        """Write the values batched in this turn."""
+        self._flush_call = None
+        pending, self._pending = self._pending, {}
+        for quality, fields in pending.items():
+            self._write(fields, quality)
+
+    def _write(self, fields: Mapping[str, Scalar], quality: Quality) -> None:
         self.declare(fields)
         ts = self.now()
         values = [TagValue(path, value, quality, ts, ts) for path, value in fields.items()]
@@ -79,3 +106,11 @@ class StatePublisher:
                 self._failed_once = True
             else:
                 log.debug("publishing control state failed: %s", exc)
+
+def _same(a: Scalar, b: Scalar) -> bool:
+    """Equal values of the same type (NaN equals NaN: "no value" did not change)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float) and a != a and b != b:
+        return True
+    return a == b
