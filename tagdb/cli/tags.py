@@ -22,7 +22,11 @@ def register(subparsers) -> None:
     tags = subparsers.add_parser("tags", help="tag lists: export to CSV, import from CSV",
                                  description="Work with a site's tag lists.")
     sub = tags.add_subparsers(dest="tags_command", metavar="SUBCOMMAND", title="subcommands")
-    tags.set_defaults(func=lambda args: (tags.print_help(), 2)[1])
+
+    def usage(args) -> int:
+        tags.print_help()
+        return 2
+    tags.set_defaults(func=usage)
 
     exp = sub.add_parser("export", help="write every tag of a site (templates expanded) to CSV",
                          description="Write every tag of a site, equipment templates expanded, to a CSV file "
