@@ -129,6 +129,9 @@ class _Eval:
             return _UNARY[type(node.op)](self.visit(node.operand))
         if isinstance(node, ast.BinOp):
             left, right = self.visit(node.left), self.visit(node.right)
+            if not (_is_num(left) and _is_num(right)):
+                # Arithmetic is for numbers only: "x" * 10**9 from a tag value must not exhaust memory.
+                raise Unknown(f"arithmetic on {type(left).__name__} and {type(right).__name__}")
             if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > _MAX_EXPONENT:
                 raise ExpressionError(f"exponent {right} too large")
             try:
@@ -153,6 +156,10 @@ class _Eval:
                 return ok if name == "good" else not ok
             return _FUNCS[name](*(self.visit(a) for a in node.args))
         raise ExpressionError(f"unsupported node {type(node).__name__}")  # _check_node prevents this
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) or (hasattr(v, "dtype") and getattr(v.dtype, "kind", "") in "biuf")
 
 
 def parse(source: str) -> Expression:

@@ -86,3 +86,9 @@ def test_vectorized_matches_the_per_rule_loop(n_tags, seed):
                                  dict(zip(tags.tolist(), values.tolist())))
         assert sorted(zip(changed.tolist(), new.tolist())) == sorted(expected)
         assert table.cond.tolist() == cond
+
+
+def test_arithmetic_on_strings_is_unknown_not_a_memory_bomb():
+    with pytest.raises(Unknown):
+        parse("mode * n == 'x'").evaluate({"mode": "x", "n": 10**9})
+    assert parse("mode == 'AUTO'").evaluate({"mode": "AUTO"}) is True
