@@ -20,7 +20,7 @@ from .loader import check_site
 from .sources import read_sources
 
 TAG_FILES_YAML = "tag-files.yaml"
-_HEADER = "# CSV tag lists of this site, maintained by `spms tags import` (you may edit it).\n"
+_HEADER = "# CSV tag lists of this site, maintained by `spms tags import` (edits are kept, comments are not).\n"
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
