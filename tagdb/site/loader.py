@@ -113,6 +113,7 @@ class _Loader:
 
     # -- the parts of a site ------------------------------------------------------------------
     def site_header(self) -> dict | None:
+        """The validated ``site:`` mapping (name, timezone, data_dir), or None."""
         chunks = self.src.chunks.get("site", [])
         if not chunks:
             where = Loc(self.src.files[0]) if self.src.files else Loc(str(self.src.root))
@@ -124,6 +125,7 @@ class _Loader:
         return None if errs else clean
 
     def buildings(self) -> dict[str, Building]:
+        """Buildings by id, with unique ids and unique area ids per building."""
         out: dict[str, Building] = {}
         first: dict[str, Loc] = {}
         for b, raw, fld in self._list_items("buildings", BUILDING, self.broken_buildings):
@@ -143,6 +145,7 @@ class _Loader:
         return out
 
     def devices(self, building_ids: set[str]) -> dict[str, DeviceSpec]:
+        """Named devices (options checked by the collectors hook)."""
         out = {}
         for name, raw, fld, loc in self._map_items("devices"):
             spec, errs = check_device(name, raw, fld, loc, building_ids)
@@ -154,6 +157,7 @@ class _Loader:
         return out
 
     def templates(self) -> dict[str, Template]:
+        """Valid templates by name: placeholders, tag names and alarm rules checked."""
         out = {}
         for name, raw, fld, loc in self._map_items("templates"):
             clean, errs = TEMPLATE.check(raw, fld, loc)
@@ -182,6 +186,7 @@ class _Loader:
         return out
 
     def equipment(self, templates, buildings, devices) -> tuple[list[Equipment], dict[str, DeviceSpec], list[TagEntry]]:
+        """Instances of every ``equipment:`` entry, the devices they own, and their tags."""
         equipment, inline, tags = [], {}, []
         first: dict[str, Loc] = {}
         for clean, raw, fld in self._list_items("equipment", EQUIPMENT):
@@ -212,6 +217,7 @@ class _Loader:
         return equipment, inline, tags
 
     def explicit_tags(self) -> list[TagEntry]:
+        """The tags of the ``tags:`` lists."""
         out = []
         for t, raw, fld in self._list_items("tags", TAG):
             alarms, errs = check_alarm_rules(raw.get("alarms"), f"{fld}.alarms", raw.loc_of("alarms"))
@@ -221,6 +227,7 @@ class _Loader:
         return out
 
     def tag_file_paths(self, extra: list[Path], skip: set[Path]) -> list[tuple[Path, str]]:
+        """(path, name shown in errors) of every CSV tag list, each once."""
         files: list[tuple[Path, str]] = []
         seen: dict[Path, Loc] = {}
         for chunk in self.src.chunks.get("tag_files", []):
@@ -245,6 +252,7 @@ class _Loader:
         return files + [(p, str(p)) for p in extra]
 
     def csv_tags(self, files: list[tuple[Path, str]]) -> list[TagEntry]:
+        """The good rows of every CSV tag list."""
         out = []
         for path, display in files:
             rows, errs = read_tags_csv(path, display)
@@ -276,6 +284,7 @@ class _Loader:
 
     # -- everything ---------------------------------------------------------------------------
     def run(self, extra_tag_files: list[Path], skip: set[Path]) -> SiteModel | None:
+        """Check everything, then build the model (None when even the ``site:`` header is bad)."""
         header = self.site_header()
         buildings = self.buildings()
         devices = self.devices(set(buildings) | self.broken_buildings)
