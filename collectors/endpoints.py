@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit
 
 
@@ -29,10 +30,22 @@ def simulated_devices(site) -> set[str]:
             for d in served_devices(site, inst)}
 
 
+#: Environment variable that overrides ``simulators.port_offset`` (e.g. two demos side by side).
+PORT_OFFSET_ENV = "SPMS_SIM_PORT_OFFSET"
+
+
 def port_offset(site) -> int:
-    """The ``simulators.port_offset`` of the site (0 when absent)."""
+    """The port offset of simulated devices: $SPMS_SIM_PORT_OFFSET, else ``simulators.port_offset``."""
     section = site.section("simulators") or {}
-    return int(section.get("port_offset") or 0) if section.get("enabled", True) else 0
+    if not section or not section.get("enabled", True):
+        return 0
+    env = os.environ.get(PORT_OFFSET_ENV, "").strip()
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            raise ValueError(f"{PORT_OFFSET_ENV}={env!r} is not an integer") from None
+    return int(section.get("port_offset") or 0)
 
 
 def effective_endpoint(site, device) -> str:

@@ -56,7 +56,10 @@ def free_port_offset(site, tries: int = 200, rng: random.Random | None = None) -
 
 
 def load_demo(port_offset: int | None = None, path: Path | str = DEMO_DIR):
-    """The demo site; ``port_offset`` None picks free ports (0 keeps the documented ones)."""
+    """The demo site; ``port_offset`` None picks free ports (0 keeps the documented ones).
+
+    (The environment variable SPMS_SIM_PORT_OFFSET, when set, still wins at run time.)
+    """
     from tagdb.site.loader import load_site
 
     site = load_site(path)

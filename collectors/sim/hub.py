@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.internet.task import LoopingCall
 
-from ..endpoints import split_endpoint
+from ..endpoints import port_offset, split_endpoint
 from ..modbus.codec import parse_address
 from ..schema import served_devices
 from .clock import SimClock, seeded
@@ -70,6 +70,7 @@ class SimulatorHub(FaultInjection):
     def __init__(self, site, clock: Any, data_dir: Path | str = "var", section: dict | None = None) -> None:
         self.site = site
         self.clock = clock
+        self._own_section = section is None
         self.section = {**DEFAULT_SECTION, **(section if section is not None else (site.section("simulators") or {}))}
         self.data_dir = Path(data_dir)
         self.simclock = SimClock(clock, float(self.section["time_scale"]), site.timezone or "UTC",
@@ -90,7 +91,8 @@ class SimulatorHub(FaultInjection):
         return [e for e in self.site.equipment if e.device == device]
 
     def _build(self) -> None:
-        seed, offset = int(self.section["seed"]), int(self.section.get("port_offset") or 0)
+        seed = int(self.section["seed"])
+        offset = port_offset(self.site) if self._own_section else int(self.section.get("port_offset") or 0)
         for name, inst in (self.section.get("instances") or {}).items():
             if not inst.get("enabled", True):
                 continue
