@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from types import MappingProxyType
@@ -23,6 +24,7 @@ from .schema import _tname
 from .sources import Sources, read_sources
 from .templates import check_placeholders, expand_count
 
+log = logging.getLogger(__name__)
 _NAMES = {"devices": re.compile(DEVICE_NAME_PATTERN), "templates": re.compile(NAME_PATTERN)}
 
 
@@ -260,8 +262,8 @@ class _Loader:
             out += [TagEntry(make_tag(r.tag, r.path, r.device, None, r.loc), r.where) for r in rows]
         return out
 
-    def sections(self) -> dict[str, tuple[Any, Any]]:
-        """{key: (clean value, module)} for every non-core top-level key."""
+    def sections(self) -> dict[str, tuple[Any, Any, Loc]]:
+        """{key: (clean value, module, key location)} for every valid non-core top-level key."""
         out = {}
         for key, chunks in self.src.chunks.items():
             if key in CORE_KEYS:
@@ -276,10 +278,14 @@ class _Loader:
             except section_registry.SectionUnavailable as exc:
                 self.errors.append(ConfigError(loc, key, str(exc)))
                 continue
-            clean, errs = module.SECTION.check(chunks[0].value, key, loc)
+            try:
+                clean, errs = module.SECTION.check(chunks[0].value, key, loc)
+            except Exception as exc:  # a bug in another package's schema must not hide the other errors
+                log.exception("schema of section %r raised", key)
+                clean, errs = None, [ConfigError(loc, key, f"{module.__name__}.SECTION failed: {exc!r} (a bug)")]
             self.errors.extend(errs)
             if not errs:
-                out[key] = (clean, module)
+                out[key] = (clean, module, loc)
         return out
 
     # -- everything ---------------------------------------------------------------------------
@@ -311,11 +317,16 @@ class _Loader:
             files=tuple(self.src.files) + tuple(d for _, d in tag_files),     # YAML, then CSV tag lists
             buildings=tuple(buildings.values()), devices=MappingProxyType(all_devices),
             tags=tuple(e.spec for e in first.values()), equipment=tuple(equipment),
-            sections=MappingProxyType({k: v for k, (v, _) in sections.items()}),
+            sections=MappingProxyType({k: v for k, (v, _, _) in sections.items()}),
             data_dir=str(data_dir if data_dir.is_absolute() else (self.src.root / data_dir).resolve()))
-        for key, (_, module) in sections.items():
+        for key, (_, module, loc) in sections.items():
             hook = getattr(module, "validate_site", None)
-            if hook is not None:
+            if hook is None:
+                continue
+            try:
                 self.errors.extend(hook(site))
+            except Exception as exc:  # as above: report it as an error of that section
+                log.exception("validate_site of section %r raised", key)
+                self.errors.append(ConfigError(loc, key, f"{module.__name__}.validate_site failed: {exc!r} (a bug)"))
         return site
 

@@ -215,6 +215,20 @@ def test_section_validate_site_hook_runs(make_site, site_errors, monkeypatch, tm
     assert site_errors(root) == []
 
 
+def test_a_crashing_section_hook_is_reported_not_raised(make_site, site_errors, monkeypatch, tmp_path):
+    mod = tmp_path / "mods" / "crashing_section_mod.py"
+    mod.parent.mkdir()
+    mod.write_text("from tagdb.site.schema import AnyValue\nSECTION = AnyValue()\n"
+                   "def validate_site(site):\n    return 1 / 0\n")
+    monkeypatch.syspath_prepend(str(mod.parent))
+    monkeypatch.setitem(sections.SECTIONS, "crashy", "crashing_section_mod")
+    root = make_site({"x.yaml": "tags: [{path: a/b, type: bool, device: nope}]\ncrashy: 1\n"})
+    assert site_errors(root) == [
+        "x.yaml:1: tags[0].device: unknown device 'nope' (known: plc-1)",
+        "x.yaml:2: crashy: crashing_section_mod.validate_site failed: "
+        "ZeroDivisionError('division by zero') (a bug)"]
+
+
 def test_tag_alarms_without_alarm_schema_are_an_error(make_site, site_errors, monkeypatch):
     real = hooks._optional_module
     monkeypatch.setattr(hooks, "_optional_module", lambda name: None if name == "alarms.schema" else real(name))
