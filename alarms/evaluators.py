@@ -90,8 +90,9 @@ class Evaluators:
             bad = tv.quality.code >= _BAD   # the OPC UA severity bits say Bad
             for cid in comms:
                 members = self.bad[cid]
-                (members.add if bad else members.discard)(path)
-                engine.condition(cid, bool(members), "Bad" if members else "Good")
+                if bad != (path in members):      # only a change of this tag's quality matters
+                    (members.add if bad else members.discard)(path)
+                    engine.condition(cid, bool(members), "Bad" if members else "Good")
             for d in devs:
                 deviations[d.id] = d
             for d in exprs:
