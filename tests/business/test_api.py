@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 import pytest_twisted
 import treq
 
@@ -197,3 +198,31 @@ async def test_staff_clock_themselves_in_at_server_time(env):
     assert code == 403
     n = server.db.call(lambda s: len(list(s.scalars(select(ClockRecord).where(ClockRecord.source == "self")))))
     assert n == 1
+
+
+@pytest.mark.postgres
+@pytest_twisted.ensureDeferred
+async def test_service_on_postgresql_with_concurrent_requests(tmp_path, pg_url):
+    from twisted.internet.defer import gatherResults, ensureDeferred
+    from .conftest import fresh_pg_database
+    url, drop = fresh_pg_database(pg_url)
+    server = await start(tmp_path, url)
+    try:
+        assert server.db.dialect == "postgresql"
+        w = world_for(server)
+        admin = server.add_user("boss", [("admin", "*")], password=PASSWORD)
+        await server.api.auth.refresh()
+        code, body = await server.call("POST", "/auth/login", None, {"username": "boss", "password": PASSWORD})
+        assert code == 200
+        token = body["token"]
+        calls = [ensureDeferred(server.call("POST", "/units", token, {
+            "building_id": w["bA"], "code": f"C{i:02d}", "floor": 5, "gross_area": "60.25", "inner_area": "50.00"}))
+            for i in range(20)]
+        calls += [ensureDeferred(server.call("GET", f"/units/{w['uA']}", admin)) for _ in range(20)]
+        results = await gatherResults(calls)
+        assert [c for c, _ in results[:20]] == [201] * 20 and [c for c, _ in results[20:]] == [200] * 20
+        code, body = await server.call("GET", "/units?floor=5&per_page=100", admin)
+        assert body["total"] == 20 and {u["gross_area"] for u in body["items"]} == {"60.25"}
+    finally:
+        await server.root.stopService()
+        drop()
