@@ -180,6 +180,12 @@ async def test_identity_audit_and_import_endpoints_by_role(env):
         code, _ = await server.call("POST", "/users", tok, {"username": f"new-{role}", "password": "Long-enough-1",
                                                             "grants": [["tenant", f"unit:{w['uB']}"]]})
         assert code == (201 if role == "admin" else 403), role
+        code, _ = await server.call("PATCH", "/users/1", tok, {"display_name": f"renamed by {role}"})
+        assert code == (200 if role == "admin" else 403), role
+        code, _ = await server.call("GET", "/users/1", tok)
+        assert code == (200 if role == "admin" else 403), role
+        code, body = await server.call("POST", "/users/1/tokens", tok, {"name": "x", "lifetime_s": 60})
+        assert code == (201 if role == "admin" else 403), role
         code, _ = await server.call("GET", "/audit", tok)
         assert code == (200 if role == "admin" else 403), role     # building managers: not everywhere
         code, body = await server.call("POST", "/import/units?dry_run=true&property=demo", tok,
