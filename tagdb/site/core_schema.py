@@ -67,7 +67,8 @@ class DeadbandSchema(Schema):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
             return Deadband(float(value)), []
         if isinstance(value, str) and (m := _PERCENT.match(value)):
-            return Deadband(float(m.group(1)), percent=True), []
+            percent = float(m.group(1))
+            return (Deadband(percent, percent=True) if percent else Deadband()), []
         return None, _err(loc, field, f"expected a number >= 0 or a percent such as \"2%\", got {value!r}")
 
 

@@ -208,7 +208,7 @@ def tag_row(t: TagSpec) -> list[str]:
 
 def write_tags_csv(tags: Iterable[TagSpec], out) -> int:
     """Write a header and one row per tag to the text stream ``out``; returns the row count."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out)          # RFC 4180 line ends: a '\r' inside a cell gets quoted too
     writer.writerow(ALL_COLUMNS)
     n = 0
     for t in tags:

@@ -94,3 +94,52 @@ def test_mutated_valid_site_gives_errors_not_exceptions(tmp_path, data):
     site, errors = check_site(tmp_path)
     assert (site is None) == bool(errors)
     assert all(e.loc.line > 0 or e.field in ("site", "") or e.loc.file.endswith("site.yaml") for e in errors)
+
+
+# ---- CSV round trip of arbitrary tags ----------------------------------------------------------
+
+from tagdb.site.build import make_tag  # noqa: E402
+from tagdb.site.csvio import parse_tags_csv, write_tags_csv  # noqa: E402
+from tagdb.site.model import NUMERIC_TYPES, Deadband  # noqa: E402
+
+FINITE = st.one_of(st.integers(-10**9, 10**9), st.floats(-1e12, 1e12, allow_nan=False, allow_infinity=False))
+CELL_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20) \
+    .map(str.strip)
+
+
+@st.composite
+def csv_tags(draw):
+    """A validated tag dict of a numeric memory tag, as the loader would build it."""
+    lo, hi = sorted(draw(st.lists(FINITE, min_size=2, max_size=2, unique=True)))
+    scaled = draw(st.booleans())
+    raw = tuple(draw(st.lists(FINITE, min_size=2, max_size=2, unique=True)))
+    eng = (lo, hi)
+    deadband = float(draw(st.integers(0, 50))) / 4
+    percent = draw(st.booleans()) and deadband > 0          # "0%" loads as no deadband
+    return {
+        "type": draw(st.sampled_from([t for t in NUMERIC_TYPES if t != "bool"])), "address": None,
+        "units": draw(CELL_TEXT), "description": draw(CELL_TEXT),
+        "scaling": {"raw": raw, "eng": eng, "clamp": draw(st.booleans())} if scaled else None,
+        "deadband": Deadband(deadband, percent=percent),
+        "range": None if scaled and draw(st.booleans()) else (lo, hi),
+        "scan_group": draw(st.sampled_from(["default", "fast", "slow_1"])),
+        "access": draw(st.sampled_from(["r", "rw"])),
+        "word_order": draw(st.sampled_from([None, "big", "little"])), "byte_order": None,
+        "history": draw(st.booleans()),
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(csv_tags(), min_size=1, max_size=5))
+def test_csv_write_then_parse_gives_the_same_tags(tags):
+    import io
+
+    specs = [make_tag(t, f"a/t{i}", None, None, None) for i, t in enumerate(tags)]
+    out = io.StringIO()
+    write_tags_csv(specs, out)
+    rows, errors = parse_tags_csv(out.getvalue(), "t.csv")
+    assert errors == []
+    back = [make_tag(r.tag, r.path, r.device, None, None) for r in rows]
+    key = lambda t: (t.path, t.data_type, t.units, t.description, t.scaling, t.deadband, t.eu_lo, t.eu_hi,  # noqa: E731
+                     t.scan_group, t.access, t.word_order, t.history)
+    assert list(map(key, back)) == list(map(key, specs))
