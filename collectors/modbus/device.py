@@ -77,6 +77,7 @@ class ModbusDevice:
         self._zero_based = opts.get("zero_based", True)
         self._sem = asyncio.Semaphore(int(opts.get("max_in_flight") or 1))
         self._down = False
+        self._running = False
         self.failures = 0
         self.tags = list(tags)
         self._ids = np.asarray(db.ids([t.path for t in self.tags]), dtype=np.intp) if self.tags else np.empty(0, np.intp)
@@ -124,6 +125,7 @@ class ModbusDevice:
 
     def start(self) -> None:
         """Start every scan group's LoopingCall on the injected clock."""
+        self._running = True
         for g in self.groups.values():
             g.loop = LoopingCall(self._tick, g)
             g.loop.clock = self._clock
@@ -131,6 +133,7 @@ class ModbusDevice:
 
     def stop(self) -> None:
         """Stop polling (running polls are cancelled)."""
+        self._running = False
         for g in self.groups.values():
             if g.loop is not None and g.loop.running:
                 g.loop.stop()
@@ -277,6 +280,11 @@ class ModbusDevice:
         if addr.table in ("ir", "di"):
             return WriteResult(spec.path, value, WriteStatus.READ_ONLY,
                                f"{spec.path} is an input ({addr.table}); inputs cannot be written")
+        if not self._running:
+            # Writes routed before the collectors started (or after they stopped) must not
+            # open connections behind the service tree's back.
+            return WriteResult(spec.path, value, WriteStatus.DEVICE_UNREACHABLE,
+                               f"{self.name}: the collector is not running")
         result = await write_value(self.link, WRITE, self.spec.unit_id, spec, addr, value,
                                    spec.word_order or self._word, spec.byte_order or self._byte)
         if result.status is WriteStatus.DEVICE_UNREACHABLE:

@@ -198,3 +198,60 @@ async def test_silent_device_goes_bad_within_two_scan_periods():
         assert rig.db.get("p/temp").quality.name == "BadCommunicationError"
     finally:
         await rig.close()
+
+
+@aio_test
+async def test_write_before_start_is_refused_without_connecting(rig):
+    await rig.server.start()
+    try:
+        r = await rig.device.write_tag(rig.site.tag("p/setpoint"), 1.0)
+        assert r.status is WriteStatus.DEVICE_UNREACHABLE and "not running" in r.message
+        assert rig.server.connections == 0 and rig.server.units[1].requests == 0
+        assert rig.db.get("p/setpoint").quality.name == "BadWaitingForInitialData"   # not marked down
+    finally:
+        await rig.close()
+
+
+@aio_test
+async def test_writes_overtake_queued_polls():
+    """With polls queued on the shared connection, a write is sent before them."""
+    import asyncio
+
+    from collectors.modbus.link import POLL, WRITE, PriorityGate
+
+    gate = PriorityGate()
+    order = []
+
+    async def user(name, priority, hold=0):
+        await gate.acquire(priority)
+        order.append(name)
+        await asyncio.sleep(hold)
+        gate.release()
+
+    first = asyncio.ensure_future(user("poll-1", POLL, 0.05))
+    await asyncio.sleep(0)
+    polls = [asyncio.ensure_future(user(f"poll-{i}", POLL)) for i in range(2, 5)]
+    await asyncio.sleep(0)
+    write = asyncio.ensure_future(user("write", WRITE))
+    await asyncio.gather(first, write, *polls)
+    assert order == ["poll-1", "write", "poll-2", "poll-3", "poll-4"]
+
+    # And end to end: many blocks queued by a poll, then a write.
+    rig = Rig(tags=[TagSpec(f"p/t{i}", "uint16", "plc", f"hr:{i * 40}") for i in range(5)]
+              + [TagSpec("p/sp", "uint16", "plc", "hr:250", access="rw")])
+    seen = []
+    rig.server.on_write = lambda uid, table, addr, count: seen.append(("write", rig.server.units[1].requests))
+    await rig.start()
+    try:
+        before = rig.server.units[1].requests
+        group = rig.device.groups["default"]
+        poll = asyncio.ensure_future(rig.device.poll(group))      # 6 block reads queue up
+        await asyncio.sleep(0)
+        res = await rig.device.write_tag(rig.site.tag("p/sp"), 7)
+        await poll
+        assert res.ok
+        # At most the read already on the wire went before the write; the other five waited.
+        assert len(seen) == 1 and seen[0][1] <= before + 2
+        assert rig.server.units[1].requests == before + 7
+    finally:
+        await rig.close()
