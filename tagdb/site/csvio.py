@@ -23,7 +23,7 @@ from .build import Where
 from .core_schema import DeadbandSchema, path_problem, tag_cross_errors
 from .errors import ConfigError, Loc
 from .model import DATA_TYPES, Deadband, TagSpec
-from .schema import Errors
+from .schema import Errors, did_you_mean
 
 COLUMNS = ("path", "type", "units", "description", "device", "address", "raw_lo", "raw_hi", "eng_lo",
            "eng_hi", "clamp", "deadband", "range_lo", "range_hi", "scan_group", "access")
@@ -166,7 +166,8 @@ def parse_tags_csv(text: str, name: str) -> tuple[list[CsvTag], Errors]:
     for i, col in enumerate(header):
         if col not in ALL_COLUMNS:
             errors.append(ConfigError(Loc(name, 1), col or f"column {i + 1}",
-                                      f"unknown column (columns: {', '.join(ALL_COLUMNS)})"))
+                                      f"unknown column{did_you_mean(col, ALL_COLUMNS)} "
+                                      f"(columns: {', '.join(ALL_COLUMNS)})"))
         elif header.index(col) != i:
             errors.append(ConfigError(Loc(name, 1), col, "column appears twice"))
     errors += [ConfigError(Loc(name, 1), col, "required column is missing")

@@ -10,12 +10,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .build import Where, known_names, check_alarm_rules, check_device, freeze, make_tag
+from .build import Where, check_alarm_rules, check_device, freeze, known_names, make_tag
 from .core_schema import TAG_BODY, path_problem, tag_cross_errors
 from .errors import ConfigError, Loc
 from .located import LDict
 from .model import Building, DeviceSpec, Equipment, TagSpec
-from .schema import Errors
+from .schema import Errors, did_you_mean
 from .templates import SubstitutionError, substitute
 
 
@@ -121,7 +121,7 @@ def _overrides(item: dict, raw: LDict, fld: str, tpl: Template) -> tuple[dict, E
             kloc = _sub_loc(fraw, key, tloc)
             if key not in TAG_BODY:
                 errors.append(ConfigError(kloc, f"{tfield}.{key}", f"cannot override {key!r}: not a tag field"
-                                          f"{known_names(TAG_BODY)}"))
+                                          f"{did_you_mean(key, TAG_BODY)}{known_names(TAG_BODY)}"))
                 continue
             if value is None:
                 clean, errs = TAG_BODY[key].default, []

@@ -20,7 +20,7 @@ from .csvio import read_tags_csv
 from .equipment import TagEntry, Template, instantiate
 from .errors import ConfigError, Loc, SiteConfigError
 from .model import Area, Building, DeviceSpec, Equipment, SiteModel
-from .schema import _tname
+from .schema import _tname, did_you_mean
 from .sources import Sources, read_sources
 from .templates import check_placeholders, expand_count
 
@@ -271,7 +271,8 @@ class _Loader:
             loc = chunks[0].key_loc
             if key not in section_registry.SECTIONS:
                 known = sorted(set(CORE_KEYS) | set(section_registry.SECTIONS))
-                self.errors.append(ConfigError(loc, key, f"unknown top-level key (known: {', '.join(known)})"))
+                self.errors.append(ConfigError(loc, key, f"unknown top-level key{did_you_mean(key, known)} "
+                                                         f"(known: {', '.join(known)})"))
                 continue
             try:
                 module = section_registry.section_module(key)

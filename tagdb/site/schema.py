@@ -8,6 +8,7 @@ are errors. Packages declare their own config sections with these types
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -158,7 +159,8 @@ class Obj(Schema):
         for key in value:
             if key not in self.fields:
                 known = ", ".join(sorted(self.fields))
-                errors += _err(key_loc(key), _join(field, key), f"unknown key (known keys: {known})")
+                errors += _err(key_loc(key), _join(field, key),
+                               f"unknown key{did_you_mean(key, self.fields)} (known keys: {known})")
         for name, spec in self.fields.items():
             sub = _join(field, name)
             if name not in value or value[name] is None:
@@ -235,6 +237,12 @@ class OneOf(Schema):
                 return clean, []
             first = first if first is not None else errs
         return None, first or _err(loc, field, "matches no alternative")
+
+
+def did_you_mean(word: Any, choices) -> str:
+    """``"; did you mean 'endpoint'?"`` for a near miss of one of ``choices``, else ``""``."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _join(field: str, key: Any) -> str:

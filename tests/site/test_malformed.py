@@ -31,7 +31,7 @@ CASES = [
             type: float32
         """}, [("x.yaml:6: tags[1].type:", "duplicate key (first at line 5)")]),
     ("unknown-top-level-key", {"x.yaml": "histroian: {}\n"},
-     [("x.yaml:1: histroian:", "unknown top-level key")]),
+     [("x.yaml:1: histroian:", "unknown top-level key; did you mean 'historian'?")]),
     ("site-in-two-files", {"x.yaml": "site: {name: Other, timezone: UTC}\n"},
      [("x.yaml:1: site:", "is also defined at ")]),
     ("device-in-two-files", {"x.yaml": """
@@ -55,7 +55,7 @@ CASES = [
             protocol: modbus
             endpiont: tcp://127.0.0.1:5021
         """}, [("x.yaml:2: devices.chiller-1.endpoint:", "is required"),
-               ("x.yaml:4: devices.chiller-1.endpiont:", "unknown key")]),
+               ("x.yaml:4: devices.chiller-1.endpiont:", "unknown key; did you mean 'endpoint'?")]),
     ("bad-protocol", {"x.yaml": """
         devices:
           chiller-1: {protocol: bacnet, endpoint: "tcp://127.0.0.1:5021"}
@@ -301,7 +301,7 @@ CASES = [
             parameters: {ct: 5}
             overrides:
               power: {unit: W}
-        """}, [("x.yaml:7: equipment[0].overrides.power.unit:", "cannot override 'unit': not a tag field")]),
+        """}, [("x.yaml:7: equipment[0].overrides.power.unit:", "cannot override 'unit': not a tag field; did you mean 'units'?")]),
     ("override-bad-value", {"x.yaml": """
         equipment:
           - id: tower-a/meter-1
@@ -425,7 +425,7 @@ CASES = [
     ("csv-unknown-column", {"x.yaml": "tag_files: [t.csv]\n", "t.csv": """
         path,type,unit
         tower-a/temp,int16,degC
-        """}, [("t.csv:1: unit:", "unknown column")]),
+        """}, [("t.csv:1: unit:", "unknown column; did you mean 'units'?")]),
     ("csv-missing-type-column", {"x.yaml": "tag_files: [t.csv]\n", "t.csv": """
         path,units
         tower-a/temp,degC
