@@ -38,8 +38,8 @@ server:
 class Proc:
     """A subprocess whose stdout and stderr lines are collected by reader threads."""
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         self.p = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
         self.out: queue.Queue[str] = queue.Queue()
