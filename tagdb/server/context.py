@@ -23,6 +23,10 @@ from ..events import EventBus
 from ..site.model import SiteModel
 
 
+#: Paths under /api/v1 served by the tag server itself (tagdb/api/routes.py).
+RESERVED_API_NAMES = frozenset({"health", "tags", "openapi.json"})
+
+
 @dataclass
 class ServerContext:
     """Shared state handed to component factories.
@@ -49,7 +53,7 @@ class ServerContext:
         ``/api/v1`` and starting with ``/<name>``) document the resource in
         ``/api/v1/openapi.json``.
         """
-        if name in self.api_routes:
+        if name in self.api_routes or name in RESERVED_API_NAMES:
             raise ValueError(f"API path /api/v1/{name} is already mounted")
         operations = list(operations)
         for op in operations:

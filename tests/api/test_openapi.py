@@ -55,5 +55,7 @@ def test_mounts_must_document_paths_under_their_name():
     ctx.mount_api("things", object(), [op()])
     with pytest.raises(ValueError, match="already mounted"):
         ctx.mount_api("things", object())
+    with pytest.raises(ValueError, match="already mounted"):
+        ctx.mount_api("tags", object())
     doc = openapi_document(ctx, "1")
     assert set(doc["paths"]) == {o.path for o in CORE_OPERATIONS} | {"/things/{id}"}
