@@ -65,6 +65,10 @@ class ApiService(Service):
         self.ctx.provides["api_url"] = self.url
         super().startService()
         log.info("REST API listening on %s", self.url)
+        documented = {op.path.split("/")[1] for op in self.ctx.api_operations}
+        for name in sorted(set(self.ctx.api_routes) - documented):
+            log.warning("/api/v1/%s is served but not described in openapi.json "
+                        "(pass operations= to ctx.mount_api)", name)
 
     def stopService(self):
         super().stopService()
