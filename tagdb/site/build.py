@@ -13,7 +13,7 @@ from . import hooks
 from .core_schema import DEVICE
 from .errors import ConfigError, Loc
 from .model import Deadband, DeviceSpec, Scaling, TagSpec
-from .schema import Errors, _join
+from .schema import Errors, _join, did_you_mean
 
 Where = Callable[[str, str], ConfigError]
 
@@ -37,7 +37,7 @@ def check_device(name: str, raw: Any, field: str, loc: Loc, building_ids: set[st
     options = clean["options"]
     if clean["building"] is not None and clean["building"] not in building_ids:
         errors.append(ConfigError(key_loc("building"), _join(field, "building"),
-                                  f"unknown building {clean['building']!r}{known_names(building_ids)}"))
+                                  f"unknown building {clean['building']!r}{known_names(building_ids, clean['building'])}"))
     if options and clean["protocol"] is not None:
         schema, why = hooks.device_options_schema(clean["protocol"])
         if schema is None:
@@ -56,11 +56,14 @@ def check_device(name: str, raw: Any, field: str, loc: Loc, building_ids: set[st
         enabled=clean["enabled"], options=freeze(options or {}), loc=loc), []
 
 
-def known_names(names) -> str:
-    """`` (known: a, b, c)`` for error messages (at most 12 names shown)."""
+def known_names(names, word: Any = None) -> str:
+    """`` (known: a, b, c)`` for error messages (at most 12 names shown), after a
+    ``; did you mean 'x'?`` when ``word`` is a near miss of one of them."""
     names = sorted(names)
     if not names:
         return " (none are defined)"
+    if word is not None and (hint := did_you_mean(word, names)):
+        return hint
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
     return f" (known: {shown})"
 
@@ -106,7 +109,7 @@ def tag_device_errors(spec: TagSpec, devices: Mapping[str, DeviceSpec], where: W
         return []                               # a memory tag, written by control or the API
     dev = devices.get(spec.device)
     if dev is None:
-        return [where("device", f"unknown device {spec.device!r}{known_names(devices)}")]
+        return [where("device", f"unknown device {spec.device!r}{known_names(devices, spec.device)}")]
     errors: Errors = []
     if spec.address is None:
         errors.append(where("address", f"a tag on device {spec.device!r} needs an address"))
@@ -116,7 +119,7 @@ def tag_device_errors(spec: TagSpec, devices: Mapping[str, DeviceSpec], where: W
             errors.append(where("address", problem))
     if spec.scan_group not in dev.scan_groups:
         errors.append(where("scan_group", f"device {spec.device!r} has no scan group {spec.scan_group!r}"
-                                          f"{known_names(dev.scan_groups)}"))
+                                          f"{known_names(dev.scan_groups, spec.scan_group)}"))
     if spec.writable and spec.data_type == "string" and dev.protocol == "modbus":
         errors.append(where("access", "writable string tags are not supported on modbus devices"))
     return errors

@@ -15,7 +15,7 @@ from .core_schema import TAG_BODY, path_problem, tag_cross_errors
 from .errors import ConfigError, Loc
 from .located import LDict
 from .model import Building, DeviceSpec, Equipment, TagSpec
-from .schema import Errors, did_you_mean
+from .schema import Errors
 from .templates import SubstitutionError, substitute
 
 
@@ -56,14 +56,14 @@ def _check_place(item: dict, raw: LDict, fld: str, buildings: Mapping[str, Build
     b, a = item["building"], item["area"]
     if b is not None and b not in buildings:
         return [ConfigError(raw.loc_of("building"), f"{fld}.building",
-                            f"unknown building {b!r}{known_names(buildings)}")]
+                            f"unknown building {b!r}{known_names(buildings, b)}")]
     if a is None:
         return []
     if b is None:
         return [ConfigError(raw.loc_of("area"), f"{fld}.area", "an area needs the equipment's building")]
     areas = {x.id for x in buildings[b].areas}
     if a not in areas:
-        return [ConfigError(raw.loc_of("area"), f"{fld}.area", f"building {b!r} has no area {a!r}{known_names(areas)}")]
+        return [ConfigError(raw.loc_of("area"), f"{fld}.area", f"building {b!r} has no area {a!r}{known_names(areas, a)}")]
     return []
 
 
@@ -71,7 +71,7 @@ def _parameters(item: dict, raw: LDict, fld: str, tpl: Template) -> tuple[dict, 
     declared, given = tpl.clean["parameters"], item["parameters"]
     praw = raw.get("parameters")
     errors = [ConfigError(_sub_loc(praw, k, raw.loc), f"{fld}.parameters.{k}",
-                          f"template {tpl.name!r} has no parameter {k!r}{known_names(declared)}")
+                          f"template {tpl.name!r} has no parameter {k!r}{known_names(declared, k)}")
               for k in given if k not in declared]
     errors += [ConfigError(_sub_loc(raw, "parameters", raw.loc), f"{fld}.parameters.{k}",
                            f"is required by template {tpl.name!r}")
@@ -87,7 +87,7 @@ def _device(item: dict, raw: LDict, fld: str, tpl: Template, eid: str, values: d
     if isinstance(dev, str):
         if dev not in devices:
             return None, None, [ConfigError(raw.loc_of("device"), f"{fld}.device",
-                                            f"unknown device {dev!r}{known_names(devices)}")]
+                                            f"unknown device {dev!r}{known_names(devices, dev)}")]
         return dev, None, []
     if dev is not None:
         spec, errors = check_device(eid, item.get("device_raw", raw.get("device")), f"{fld}.device",
@@ -114,14 +114,14 @@ def _overrides(item: dict, raw: LDict, fld: str, tpl: Template) -> tuple[dict, E
     for tname, fields in item["overrides"].items():
         tloc, tfield = _sub_loc(oraw, tname, raw.loc), f"{fld}.overrides.{tname}"
         if tname not in names:
-            errors.append(ConfigError(tloc, tfield, f"template {tpl.name!r} has no tag {tname!r}{known_names(names)}"))
+            errors.append(ConfigError(tloc, tfield, f"template {tpl.name!r} has no tag {tname!r}{known_names(names, tname)}"))
             continue
         fraw = oraw.get(tname) if isinstance(oraw, LDict) else None
         for key, value in fields.items():
             kloc = _sub_loc(fraw, key, tloc)
             if key not in TAG_BODY:
                 errors.append(ConfigError(kloc, f"{tfield}.{key}", f"cannot override {key!r}: not a tag field"
-                                          f"{did_you_mean(key, TAG_BODY)}{known_names(TAG_BODY)}"))
+                                          f"{known_names(TAG_BODY, key)}"))
                 continue
             if value is None:
                 clean, errs = TAG_BODY[key].default, []
@@ -145,7 +145,7 @@ def instantiate(item: dict, raw: LDict, fld: str, templates: Mapping[str, Templa
     tpl = templates.get(item["template"])
     if tpl is None:
         return None, [ConfigError(raw.loc_of("template"), f"{fld}.template",
-                                  f"unknown template {item['template']!r}{known_names(templates)}")]
+                                  f"unknown template {item['template']!r}{known_names(templates, item['template'])}")]
     errors = _check_place(item, raw, fld, buildings)
     values, errs = _parameters(item, raw, fld, tpl)
     errors += errs

@@ -116,7 +116,7 @@ def test_import_writes_nothing_when_a_row_is_bad(target, tmp_path, capsys):
     assert run(tags_cli.register, ["tags", "import", str(bad), "--site", str(target)]) == 1
     out = capsys.readouterr()
     assert out.out.splitlines() == [
-        f"{bad}:3: device: unknown device 'plc-9' (known: plc-1, ua-1)",
+        f"{bad}:3: device: unknown device 'plc-9'; did you mean 'plc-1'?",
         f"{bad}:4: scan_group: device 'plc-1' has no scan group 'slow' (known: default, fast)",
         f"{bad}:5: path: duplicate tag path 'mall/a' (also defined at {bad}:2)",
     ]

@@ -125,7 +125,7 @@ CASES = [
     ("dangling-device", {"x.yaml": """
         tags:
           - {path: tower-a/temp, type: float32, device: plc-9, address: "hr:1"}
-        """}, [("x.yaml:2: tags[0].device:", "unknown device 'plc-9' (known: plc-1)")]),
+        """}, [("x.yaml:2: tags[0].device:", "unknown device 'plc-9'; did you mean 'plc-1'?")]),
     ("address-without-device", {"x.yaml": """
         tags:
           - {path: tower-a/temp, type: float32, address: "hr:1"}
@@ -146,7 +146,7 @@ CASES = [
         equipment:
           - id: tower-a/meter-1
             template: metre
-        """}, [("x.yaml:3: equipment[0].template:", "unknown template 'metre' (known: meter)")]),
+        """}, [("x.yaml:3: equipment[0].template:", "unknown template 'metre'; did you mean 'meter'?")]),
     ("dangling-building", {"x.yaml": """
         equipment:
           - id: tower-a/meter-1
