@@ -38,4 +38,5 @@ class HealthResource(JsonResource):
         self.ctx = ctx
 
     async def on_get(self, request):
+        """The health report."""
         return health_report(self.ctx)

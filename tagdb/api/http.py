@@ -141,6 +141,7 @@ class JsonResource(Resource):
         return sorted(m[3:].upper() for m in dir(self) if m.startswith("on_") and callable(getattr(self, m)))
 
     def render(self, request):
+        """Dispatch to ``on_<method>`` (HEAD answers like GET)."""
         method = request.method.decode("ascii", "replace").upper()
         handler = getattr(self, f"on_{('get' if method == 'HEAD' else method).lower()}", None)
         return run_json(request, handler, self.allowed_methods())
@@ -184,5 +185,6 @@ class ErrorResource(Resource):
         self.error = error
 
     def render(self, request):
+        """Dispatch to ``on_<method>`` (HEAD answers like GET)."""
         write_json(request, self.error.status, self.error.body(), self.error.headers)
         return NOT_DONE_YET

@@ -94,6 +94,7 @@ class OpenApiResource(JsonResource):
         self.version = version
 
     async def on_get(self, request):
+        """The document."""
         return 200, openapi_document(self.ctx, self.version)
 
 
@@ -115,6 +116,7 @@ class ApiV1(Resource):
                         "openapi.json": OpenApiResource(ctx, version)}
 
     def getChild(self, path: bytes, request):
+        """The resource for the next path segment (JSON 404 when none)."""
         name = path.decode("utf-8", "replace")
         if name in self.builtin:
             return self.builtin[name]
@@ -124,6 +126,7 @@ class ApiV1(Resource):
         return ErrorResource(ApiError(404, "not_found", f"no API endpoint /api/v1/{name}"))
 
     def render(self, request):
+        """A JSON 404: nothing is served at this level itself."""
         return ErrorResource(ApiError(404, "not_found", "see /api/v1/openapi.json")).render(request)
 
 
@@ -135,6 +138,7 @@ class Root(Resource):
         self.v1 = ApiV1(ctx, version)
 
     def getChild(self, path: bytes, request):
+        """The resource for the next path segment (JSON 404 when none)."""
         if path == b"api" and request.postpath[:1] == [b"v" + API_VERSION.encode()]:
             request.prepath.append(request.postpath.pop(0))
             return self.v1
@@ -142,4 +146,5 @@ class Root(Resource):
         return ErrorResource(ApiError(404, "not_found", f"nothing at {where}; the API is under /api/v1"))
 
     def render(self, request):
+        """A JSON 404: nothing is served at this level itself."""
         return self.getChild(b"", request).render(request)

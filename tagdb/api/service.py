@@ -32,6 +32,7 @@ class ApiSite(Site):
     access_log = logging.getLogger("spms.api.access")
 
     def log(self, request) -> None:
+        """Log one access line at DEBUG."""
         if self.access_log.isEnabledFor(logging.DEBUG):
             line = self._logFormatter(self._logDateTime, request)
             self.access_log.debug("%s", line)
@@ -60,6 +61,7 @@ class ApiService(Service):
 
     def startService(self) -> None:
         # listenTCP raises CannotListenError at once (port in use): the root names this component.
+        """Listen (CannotListenError names the address and port)."""
         self._listener = self.ctx.reactor.listenTCP(self.configured_port, self.site, interface=self.address)
         self.port = self._listener.getHost().port
         self.ctx.provides["api_url"] = self.url
@@ -71,6 +73,7 @@ class ApiService(Service):
                         "(pass operations= to ctx.mount_api)", name)
 
     def stopService(self):
+        """Stop listening; open requests finish."""
         super().stopService()
         listener, self._listener = self._listener, None
         if listener is not None:

@@ -88,6 +88,7 @@ class TagsResource(JsonResource):
         require(request, self.ctx, "tags.read", anonymous=anonymous_read_allowed(self.ctx))
 
     async def on_get(self, request) -> tuple[int, Any]:
+        """A listing by glob, or one tag."""
         self._check_read(request)
         tags = self._store()
         segments = self._path(request)
@@ -111,6 +112,7 @@ class TagsResource(JsonResource):
         return 200, tag_json(tv, self._units(path))
 
     async def on_post(self, request) -> tuple[int, Any]:
+        """Write one tag (``/tags/{path}/write``)."""
         segments = self._path(request)
         if len(segments) < 2 or segments[-1] != "write":
             raise ApiError(405, "method_not_allowed", "POST is only allowed on /tags/{path}/write")

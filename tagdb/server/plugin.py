@@ -27,6 +27,7 @@ class TwistedLogHandler(logging.Handler):
     """Forwards the stdlib ``logging`` records of spms to Twisted's log (what twist writes out)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Forward one record."""
         from twisted.logger import Logger, LogLevel
 
         level = (LogLevel.critical if record.levelno >= logging.CRITICAL else
@@ -62,6 +63,7 @@ class Options(usage.Options):
     ]
 
     def postOptions(self) -> None:
+        """Install the asyncio reactor and load the site (UsageError listing its errors)."""
         if not self["site"]:
             raise usage.UsageError("--site is required")
         route_logging_to_twisted()
@@ -95,6 +97,7 @@ class PluginService(Service):
         self.root = root
 
     def startService(self) -> None:
+        """Schedule the tree's start inside the running event loop."""
         from .runner import announce, shutdown_grace, start_when_running
         from .signals import ShutdownSignals
 
@@ -115,6 +118,7 @@ class PluginService(Service):
         start_when_running(reactor, self.root, announce, failed, signals)
 
     def stopService(self):
+        """Stop the tree in reverse (bounded)."""
         super().stopService()
         return self.root.stopService()
 
