@@ -185,6 +185,6 @@ class ErrorResource(Resource):
         self.error = error
 
     def render(self, request):
-        """Dispatch to ``on_<method>`` (HEAD answers like GET)."""
+        """Answer with the error, whatever the method."""
         write_json(request, self.error.status, self.error.body(), self.error.headers)
         return NOT_DONE_YET
