@@ -78,6 +78,8 @@ class ModbusDevice:
         self._sem = asyncio.Semaphore(int(opts.get("max_in_flight") or 1))
         self._down = False
         self._running = False
+        self._reported = False
+        self._opts = opts
         self.failures = 0
         self.tags = list(tags)
         self._ids = np.asarray(db.ids([t.path for t in self.tags]), dtype=np.intp) if self.tags else np.empty(0, np.intp)
@@ -211,6 +213,8 @@ class ModbusDevice:
         if rr.isError():
             code = int(getattr(rr, "exception_code", 0) or 0)
             self._comm_up()
+            if code == 2 and self._split(block):
+                return None       # re-planned without gaps: the next poll reads the parts
             self._db.set_quality(self._ids[[p.index for p in block.points]], exception_quality(code))
             return None
         if (getattr(rr, "function_code", fc) & 0x7F) != fc:
@@ -229,6 +233,23 @@ class ModbusDevice:
         if block.ids is None:
             block.ids = self._ids[rows]
         return block.ids, values, strings
+
+    def _split(self, block: ReadBlock) -> bool:
+        """After 'illegal data address' on a block that spans unused registers, read its tags
+        in gap-free blocks from now on (the device has holes in its map); True when split."""
+        parts = plan_reads(block.points, int(self._opts.get("max_registers") or 125),
+                           int(self._opts.get("max_bits") or 2000), 0, 0)
+        if len(parts) <= 1:
+            return False
+        for g in self.groups.values():
+            if block in g.blocks:
+                i = g.blocks.index(block)
+                g.blocks[i:i + 1] = parts
+                log.warning("modbus device %s: %s:%d+%d refused as one read (illegal data address); "
+                            "reading it as %d gap-free blocks", self.name, block.table, block.start,
+                            block.count, len(parts))
+                return True
+        return False
 
     def _ingest_strings(self, strings: list[tuple[int, str]], now_ns: int) -> None:
         from tagdb.columns import ns_to_utc
@@ -255,8 +276,11 @@ class ModbusDevice:
             self._down = False
             log.info("modbus device %s (%s unit %d) recovered", self.name, self.link.name, self.spec.unit_id)
             self._report(True, "")
+        elif not self._reported:
+            self._report(True, "")
 
     def _report(self, connected: bool, error: str) -> None:
+        self._reported = True
         if self._reporter is not None:
             try:
                 self._reporter(self.name, connected, error)

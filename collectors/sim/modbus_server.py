@@ -30,6 +30,11 @@ class RegisterBank:
         self.co = np.zeros(size, bool)
         self.di = np.zeros(size, bool)
         self.frozen: set[tuple[str, int]] = set()
+        self.holes: set[tuple[str, int]] = set()      # addresses the device does not have (exception 02)
+
+    def has_hole(self, table: str, start: int, count: int) -> bool:
+        """True when a read of ``count`` from ``start`` touches an address the device lacks."""
+        return any(t == table and start <= a < start + count for t, a in self.holes)
 
     def table(self, name: str) -> np.ndarray:
         """One of hr, ir, co, di."""
@@ -180,7 +185,8 @@ class ModbusSimServer:
                 limit = 2000 if fc <= 2 else 125
                 if not 1 <= count <= limit:
                     return _exc(fc, 3)
-                if start + count > bank.size:
+                if start + count > bank.size or (bank.holes and bank.has_hole(
+                        ("co", "di", "hr", "ir")[fc - 1], start, count)):
                     return _exc(fc, 2)
                 if fc <= 2:
                     bits = (bank.co if fc == 1 else bank.di)[start:start + count]

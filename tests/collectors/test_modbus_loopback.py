@@ -255,3 +255,18 @@ async def test_writes_overtake_queued_polls():
         assert rig.server.units[1].requests == before + 7
     finally:
         await rig.close()
+
+
+@aio_test
+async def test_block_refused_for_a_hole_in_the_map_is_split_and_read():
+    rig = Rig(tags=[TagSpec("p/a", "uint16", "plc", "hr:0"), TagSpec("p/b", "uint16", "plc", "hr:10")])
+    rig.bank.hr[0], rig.bank.hr[10] = 11, 22
+    rig.bank.holes.add(("hr", 5))                   # the merged read 0..10 is refused
+    await rig.start()
+    try:
+        assert len(rig.device.groups["default"].blocks) == 2       # re-planned after the refusal
+        await rig.scan()
+        assert rig.db.get("p/a").value == 11 and rig.db.get("p/b").value == 22
+        assert rig.db.get("p/a").quality.is_good and rig.db.get("p/b").quality.is_good
+    finally:
+        await rig.close()

@@ -29,6 +29,7 @@ def _site(port: int, **options) -> SiteModel:
         TagSpec("p/running", "bool", "ua", "/Objects/Plant/Pump1/Running"),
         TagSpec("p/mode", "string", "ua", f"nsu={NS};s=Pump1.Mode", access="rw"),
         TagSpec("p/missing", "float64", "ua", f"nsu={NS};s=Pump1.Nope"),
+        TagSpec("p/temp_db", "float64", "ua", f"nsu={NS};s=Pump1.Temp", deadband=Deadband(1.0)),
     )
     return SiteModel(name="t", timezone="UTC", files=(), buildings=(), devices={"ua": dev}, tags=tags,
                      equipment=(), sections={})
@@ -141,6 +142,25 @@ async def test_wrong_password_is_an_outage_not_a_crash(tmp_path):
         await wait_until(lambda: db.get("p/temp").quality.name == "BadCommunicationError", timeout=15,
                          what="bad")
         assert "BadUserAccessDenied" in dev.last_error or "Identity" in dev.last_error
+    finally:
+        await coll.stop()
+        await server.stop()
+
+
+@aio_test
+async def test_deadband_is_applied_by_the_server(tmp_path):
+    server, site, db, coll, dev = await _rig(tmp_path)
+    try:
+        await wait_until(lambda: db.get("p/temp_db").quality.is_good and db.get("p/speed").quality.is_good,
+                         timeout=15, what="initial values")
+        assert db.get("p/temp_db").value == 20.5
+        await server.publish({"Pump1.Temp": 20.9})
+        await wait_until(lambda: db.get("p/temp").value == 20.9, what="undeadbanded item sees the change")
+        await server.publish({"Pump1.Speed": 1234})
+        await wait_until(lambda: db.get("p/speed").value == 1234, what="a later publish cycle")
+        assert db.get("p/temp_db").value == 20.5          # 0.4 < 1.0: filtered at the server
+        await server.publish({"Pump1.Temp": 22.0})
+        await wait_until(lambda: db.get("p/temp_db").value == 22.0, what="change beyond the deadband")
     finally:
         await coll.stop()
         await server.stop()
