@@ -192,6 +192,9 @@ class PidLoop:
         pv = _number(snap.get(s.pv))
         if pv is None:
             tv = snap.get(s.pv)
+            if tv is not None and (tv.quality.code & 0xFFFF0000) == _WAITING and not st.alarm:
+                st.status = "waiting"   # start-up: no first reading yet, nothing to alarm or act on
+                return
             self._bad_input(f"PV {s.pv} is {tv.quality if tv is not None else 'missing'}")
             return
         if s.enable is not None:
@@ -339,6 +342,7 @@ class PidLoop:
         }, batch=True)
 
 
+_WAITING = 0x80320000   # BadWaitingForInitialData: the collector has not read the tag yet
 _INTEGER_TYPES = ("int16", "uint16", "int32", "uint32", "int64", "uint64")
 
 

@@ -163,12 +163,19 @@ class ScheduleEngine:
             wanted = rt.override
         rt.wanted = wanted
         value = spec.on_value if wanted else spec.off_value
-        pending = [t for t in spec.targets if rt.applied.get(t) != value]
+        pending = [t for t in spec.targets if rt.applied.get(t) != value and not self._waiting(t)]
         if pending and not rt.busy:
             rt.busy = True
             _async.start(self._apply(spec, rt, pending, value, local)).addErrback(
                 lambda f: log.error("schedule %s: %s", name, f.getErrorMessage()))
         self._publish(spec, rt, local)
+
+    def _waiting(self, path: str) -> bool:
+        """True while a target has not been read yet (start-up): command it once it has."""
+        try:
+            return (self.tags.get(path).quality.code & 0xFFFF0000) == 0x80320000
+        except KeyError:
+            return False
 
     def _daylight(self, d: DaylightSpec, rt: _Runtime, now: float) -> bool:
         try:

@@ -236,3 +236,16 @@ def test_write_failure_is_published_and_retried():
     clock.advance(1.0)
     assert dev.writes and engine.loop("zone").state.write == "ok"
     engine.stop()
+
+
+def test_no_alarm_and_no_write_before_the_first_reading():
+    db, clock, dev, engine = rig(LOOP.format(bad_pv="safe"))
+    engine.start()
+    for _ in range(5):
+        clock.advance(1.0)
+    loop = engine.loop("zone")
+    assert loop.state.status == "waiting" and not loop.state.alarm and dev.writes == []
+    put(db, clock, {"z/temp": 18.0})
+    clock.advance(1.0)
+    assert loop.state.status == "ok" and dev.writes
+    engine.stop()
