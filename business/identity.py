@@ -231,7 +231,17 @@ def resolve_token(session: Session, token: str, now: datetime) -> Principal | No
 
 def principal_of(session: Session, user: User) -> Principal:
     """The shared principal for a user (grants in ``attributes['grants']``)."""
-    return principal_for(user.username, grants_for(session, user.id), user_id=user.id,
+    from .models import Building, Property
+
+    grants = grants_for(session, user.id)
+    props = [s[9:] for _r, s in grants if s.startswith("property:")]
+    pb: dict[str, list[str]] = {}
+    if props:
+        rows = session.execute(select(Property.code, Building.code).join(Building, Building.property_id == Property.id)
+                               .where(Property.code.in_(props)))
+        for pcode, bcode in rows:
+            pb.setdefault(pcode, []).append(bcode)
+    return principal_for(user.username, grants, pb, user_id=user.id,
                          person_id=user.person_id, staff_id=user.staff_id, language=user.language)
 
 

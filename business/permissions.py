@@ -11,7 +11,7 @@ includes it has a scope on the record's scope chain (e.g. ``("property:demo",
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from tagdb.auth import Principal
 
@@ -143,16 +143,45 @@ def allowed(principal: Principal, permission: str, chain: Iterable[str]) -> bool
     return False
 
 
-def principal_for(username: str, grants: Iterable[tuple[str, str]], **attributes) -> Principal:
-    """Build the shared :class:`Principal` for a user's grants.
+@dataclass(frozen=True, slots=True)
+class ScopedPrincipal(Principal):
+    """A :class:`Principal` whose ``can`` checks each grant on its own and understands the hierarchy.
 
-    ``permissions`` and ``scopes`` are the unions (what the tag server and the
-    HMI look at); the exact per-scope grants travel in ``attributes["grants"]``.
+    ``can("hmi.command", "building:tower-a")`` is true for an engineer granted on
+    the whole property that contains tower-a, and false for someone who is an
+    engineer in tower-b and merely a resident in tower-a (the flat union of
+    permissions and scopes would say yes).
+    """
+
+    def can(self, permission: str, scope: str | None = None) -> bool:
+        """True when one grant holds ``permission`` on ``scope`` or on a scope containing it."""
+        grants = (self.attributes or {}).get("grants", ())
+        buildings: Mapping[str, Iterable[str]] = (self.attributes or {}).get("property_buildings", {})
+        for role, gscope in grants:
+            if not role_has(role, permission):
+                continue
+            if scope is None or gscope == "*" or gscope == scope:
+                return True
+            kind, _, value = gscope.partition(":")
+            if kind == "property" and scope.startswith("building:") and scope[9:] in buildings.get(value, ()):
+                return True
+        return False
+
+
+def principal_for(username: str, grants: Iterable[tuple[str, str]],
+                  property_buildings: Mapping[str, Iterable[str]] | None = None, **attributes) -> ScopedPrincipal:
+    """Build the shared principal for a user's grants.
+
+    ``permissions`` and ``scopes`` are the unions (for code that only reads
+    those); the exact grants travel in ``attributes["grants"]`` and
+    ``property_buildings`` (property code → its building codes) lets ``can``
+    resolve building scopes under a property grant.
     """
     grants = tuple(sorted(set(grants)))
     perms: set[str] = set()
     for role, _scope in grants:
         perms |= ROLE_PERMISSIONS.get(role, set())
     scopes = frozenset(scope for _role, scope in grants)
-    return Principal(user=username, roles=frozenset(r for r, _ in grants), permissions=frozenset(perms),
-                     scopes=scopes, attributes={"grants": grants, **attributes})
+    pb = {k: tuple(v) for k, v in (property_buildings or {}).items()}
+    return ScopedPrincipal(user=username, roles=frozenset(r for r, _ in grants), permissions=frozenset(perms),
+                           scopes=scopes, attributes={"grants": grants, "property_buildings": pb, **attributes})

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import io
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from tagdb.cli.main import main
+ROOT = Path(__file__).resolve().parents[2]
 
 SITE = """site:
   name: CLI estate
@@ -28,11 +31,10 @@ def site(tmp_path):
 
 
 def spms(*args, stdin: str = "", monkeypatch=None, capsys=None):
-    if monkeypatch is not None:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    code = main(list(args))
-    out = capsys.readouterr() if capsys is not None else None
-    return code, out
+    """Run the CLI as a user does (a subprocess); returns (exit status, {out, err})."""
+    proc = subprocess.run([sys.executable, "-m", "tagdb.cli.main", *args], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+    return proc.returncode, SimpleNamespace(out=proc.stdout, err=proc.stderr)
 
 
 def test_users_add_list_token_and_import(site, monkeypatch, capsys, tmp_path):

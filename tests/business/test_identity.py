@@ -106,3 +106,22 @@ def test_password_and_tokens_never_stored_or_logged_in_clear(db, clock, user_id,
             raw += open(wal, "rb").read()
         for secret in secrets:
             assert secret.encode() not in raw
+
+
+def test_principal_can_checks_each_grant_and_the_building_hierarchy(db, clock, crud, world):
+    from business.identity import principal_of
+    from business.models import User
+
+    def make(s):
+        u = create_user(s, HASHER, username="mixed", password=PASSWORD, actor="root", now=clock(),
+                        grants=[("engineer", "building:tower-b"), ("owner", f"unit:{world['uA']}")])
+        v = create_user(s, HASHER, username="plant", password=PASSWORD, actor="root", now=clock(),
+                        grants=[("engineer", "property:demo")])
+        return principal_of(s, s.get(User, u.id)), principal_of(s, s.get(User, v.id))
+    mixed, plant = db.call(make)
+    assert mixed.can("hmi.command", "building:tower-b")
+    assert not mixed.can("hmi.command", "building:tower-a")       # only a resident there
+    assert not mixed.can("hmi.command", f"unit:{world['uA']}")
+    assert mixed.can("units.read", f"unit:{world['uA']}") and mixed.can("tags.write")
+    assert plant.can("hmi.command", "building:tower-a") and plant.can("tags.write", "building:tower-b")
+    assert not plant.can("hmi.command", "building:mall-of-elsewhere") and not plant.can("users.write")
