@@ -33,6 +33,9 @@ def register(subparsers) -> None:
                                      "(one row a tag). Alarm rules are not part of the CSV.")
     exp.add_argument("site", metavar="SITE", help="site YAML file or folder")
     exp.add_argument("--csv", metavar="FILE", required=True, help="CSV file to write ('-' for stdout)")
+    exp.add_argument("--no-bom", action="store_true",
+                     help="write plain UTF-8; by default a file starts with a byte-order mark so that "
+                          "Excel shows units such as °C and Chinese descriptions correctly")
     exp.add_argument("--match", metavar="PATTERN", action="append",
                      help="only tags matching this glob or prefix (tower-a/, */elevator-*/**); repeatable")
     exp.set_defaults(func=cmd_export)
@@ -80,7 +83,7 @@ def cmd_export(args) -> int:
     if args.csv == "-":
         n = write_tags_csv(tags, sys.stdout)
     else:
-        with open(args.csv, "w", encoding="utf-8", newline="") as out:
+        with open(args.csv, "w", encoding="utf-8" if args.no_bom else "utf-8-sig", newline="") as out:
             n = write_tags_csv(tags, out)
     skipped = sum(1 for t in tags if t.alarms)
     note = f" ({skipped} tags have alarm rules, which CSV does not carry)" if skipped else ""

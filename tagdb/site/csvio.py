@@ -144,10 +144,24 @@ def read_tags_csv(file: Path, display: str | None = None) -> tuple[list[CsvTag],
     """Every good row of a CSV tag list, and every error of the bad ones."""
     name = display or str(file)
     try:
-        text = file.read_text(encoding="utf-8-sig")     # spreadsheets like to write a BOM
-    except (OSError, UnicodeDecodeError) as exc:
+        data = file.read_bytes()
+    except OSError as exc:
         return [], [ConfigError(Loc(name), "", f"cannot read tag list: {exc}")]
+    text = decode_csv(data)
+    if text is None:
+        return [], [ConfigError(Loc(name), "", "cannot read tag list: neither UTF-8 nor GB18030 text")]
     return parse_tags_csv(text, name)
+
+
+def decode_csv(data: bytes) -> str | None:
+    """CSV bytes as text: UTF-8 (with or without Excel's BOM), else GB18030 (Excel's
+    "CSV" on Chinese Windows saves GBK), else None."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 def parse_tags_csv(text: str, name: str) -> tuple[list[CsvTag], Errors]:

@@ -163,6 +163,23 @@ def test_csv_parsing_details():
     assert x.tag["scaling"] == {"raw": (4, 20), "eng": (0, 1.5), "clamp": True} and x.tag["history"] is False
 
 
+def test_gbk_tag_list_from_chinese_excel(make_site, site_errors):
+    root = make_site({"x.yaml": "tag_files: [t.csv]\n"})
+    (root / "t.csv").write_bytes("path,type,description,units\ntower-a/temp,float32,一号楼室外温度,°C\n"
+                                 .encode("gbk"))
+    assert site_errors(root) == []
+    tag = load_site(root).tag("tower-a/temp")
+    assert (tag.description, tag.units) == ("一号楼室外温度", "°C")
+
+
+def test_export_file_has_a_bom_for_excel_unless_asked(source, tmp_path):
+    out = tmp_path / "e.csv"
+    assert run(tags_cli.register, ["tags", "export", str(source), "--csv", str(out)]) == 0
+    assert out.read_bytes().startswith("\ufeffpath,type".encode())
+    assert run(tags_cli.register, ["tags", "export", str(source), "--csv", str(out), "--no-bom"]) == 0
+    assert out.read_bytes().startswith(b"path,type")
+
+
 def test_semicolon_and_tab_separated_lists():
     for sep in ";\t":
         tags, errors = parse_tags_csv(f"path{sep}type{sep}description\na/b{sep}int16{sep}x, y\n", "t.csv")
