@@ -34,14 +34,15 @@ _ACTIONS = {"ack": "alarms.ack", "shelve": "alarms.shelve", "unshelve": "alarms.
             "out_of_service": "alarms.shelve"}
 
 
-def alarm_json(rec: AlarmRecord) -> dict:
-    """One alarm as the API shows it."""
+def alarm_json(rec: AlarmRecord, current: Any = None) -> dict:
+    """One alarm as the API shows it (``value``: at the last transition; ``current``: the tag now)."""
     d = rec.definition
     from .engine import render_message
 
     return {"id": d.id, "state": rec.state.value, "priority": d.priority, "type": d.rule_type, "name": d.name,
             "tag": d.tag, "area": d.area, "equipment": d.equipment, "building": d.building,
-            "message": render_message(rec), "value": rec.value, "limit": d.limit, "active": rec.active,
+            "message": render_message(rec), "value": rec.value, "current": current, "limit": d.limit,
+            "active": rec.active,
             "acknowledged": rec.acked, "latched": rec.latched, "since": rec.since,
             "activated_at": rec.activated_at,
             "shelved": {"by": rec.shelved_by, "until": rec.shelved_until, "reason": rec.shelve_reason}
@@ -87,7 +88,7 @@ class AlarmsResource(JsonResource):
                                       equipment=query_arg(request, "equipment"))
             ranks = (self.ctx.site.section("alarms") or {}).get("priorities") or {}
             recs.sort(key=lambda r: (ranks.get(r.definition.priority, 99), -(r.since or 0)))
-            return 200, [alarm_json(r) for r in recs]
+            return 200, [alarm_json(r, self._current(r)) for r in recs]
         if seg == ["kpi"]:
             return 200, self.kpi.snapshot()
         if seg == ["journal"]:
@@ -134,7 +135,12 @@ class AlarmsResource(JsonResource):
             raise ApiError(409, "conflict", str(exc), alarm=alarm) from None
         except MissingIdentityError as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
-        return 200, {"transition": tr.to_dict(), "alarm": alarm_json(self.engine.get(alarm))}
+        rec = self.engine.get(alarm)
+        return 200, {"transition": tr.to_dict(), "alarm": alarm_json(rec, self._current(rec))}
+
+    def _current(self, rec: AlarmRecord) -> Any:
+        tv = self.engine.eval.values.get(rec.definition.tag) if rec.definition.tag else None
+        return None if tv is None else tv.value
 
 
 def _time(request, name: str) -> datetime | None:

@@ -82,6 +82,10 @@ async def test_active_alarms_ack_shelve_and_journal(api):
     code, body = await api.call("GET", "", OPERATOR)
     assert code == 200 and [a["id"] for a in body] == [H]
     assert body[0]["state"] == "unack_active" and body[0]["priority"] == "high" and body[0]["value"] == 9.7
+    api.put(TEMP, 9.8)
+    await settle(api, lambda: engine.eval.values[TEMP].value == 9.8)
+    code, body = await api.call("GET", "", OPERATOR)
+    assert body[0]["value"] == 9.7 and body[0]["current"] == 9.8   # at activation vs now
     code, body = await api.call("GET", "?area=somewhere-else", OPERATOR)
     assert body == []
     code, body = await api.call("GET", "?state=normal&priority=high", OPERATOR)
