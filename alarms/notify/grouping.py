@@ -9,11 +9,14 @@ over ``max_per_hour`` gets everything later in one summary: nothing is dropped.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .message import Message
+
+log = logging.getLogger(__name__)
 
 SUMMARY_LINES = 20
 
@@ -40,6 +43,8 @@ class Dispatcher:
         self.max_per_hour = max_per_hour
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self.summaries = 0
+        self._unsent: list[Message] = []     # the outbox itself could not store them (database down)
+        self._retry_call = None
 
     def submit(self, message: Message) -> None:
         """Queue one message; it is sent at the end of this turn or grouped into a summary."""
@@ -82,7 +87,31 @@ class Dispatcher:
     def _out(self, lane: _Lane, msg: Message, now: float) -> None:
         lane.sent_in_window += 1
         lane.hour.append(now)
-        self.send(msg)
+        self._hand_over(msg)
+
+    def _hand_over(self, msg: Message) -> None:
+        if self._unsent:
+            self._unsent.append(msg)   # keep the order behind what is already waiting
+            return
+        try:
+            self.send(msg)
+        except Exception as exc:
+            log.error("cannot store notification for %s in the outbox, keeping it in memory: %s",
+                      msg.recipient, exc)
+            self._unsent.append(msg)
+            self._retry_call = self.clock.callLater(5.0, self._retry)
+
+    def _retry(self) -> None:
+        self._retry_call = None
+        while self._unsent:
+            try:
+                self.send(self._unsent[0])
+            except Exception as exc:
+                log.debug("outbox still unavailable: %s", exc)
+                self._retry_call = self.clock.callLater(5.0, self._retry)
+                return
+            self._unsent.pop(0)
+        log.info("notifications stored in the outbox again")
 
     def cancel(self) -> None:
         """Cancel timers (pending messages are flushed first)."""
@@ -92,7 +121,12 @@ class Dispatcher:
             lane.call = None
             if lane.pending:
                 msgs, lane.pending = lane.pending, []
-                self.send(msgs[0] if len(msgs) == 1 else summarize(msgs))
+                self._hand_over(msgs[0] if len(msgs) == 1 else summarize(msgs))
+        if self._retry_call is not None and self._retry_call.active():
+            self._retry_call.cancel()
+        if self._unsent:
+            log.error("%d notifications could not be stored in the outbox and are lost at shutdown",
+                      len(self._unsent))
 
 
 def summarize(messages: list[Message]) -> Message:

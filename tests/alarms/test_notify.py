@@ -251,3 +251,26 @@ def test_an_alarm_still_active_when_its_shelving_ends_is_notified_again(harness)
     h.advance(600)
     subjects = [m.subject for m in chans["mail"].sent if m.source == H]
     assert len(subjects) == 3 and "acknowledged" in subjects[1] and subjects[2].startswith("[HIGH]")
+
+
+def test_messages_wait_in_memory_while_the_outbox_cannot_store_them():
+    from twisted.internet.task import Clock
+
+    clock = Clock()
+    stored: list[Message] = []
+    down = [True]
+
+    def send(m):
+        if down[0]:
+            raise OSError("database is locked")
+        stored.append(m)
+
+    d = Dispatcher(send, clock, window=60, threshold=10)
+    d.submit(Message("mail", "a@x", "first", "b"))
+    clock.advance(0)
+    d.submit(Message("mail", "b@x", "second", "b"))
+    clock.advance(5)
+    assert stored == []
+    down[0] = False
+    clock.advance(5)
+    assert [m.subject for m in stored] == ["first", "second"]
