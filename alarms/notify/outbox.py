@@ -55,7 +55,7 @@ class Outbox:
         self._down: set[str] = set()
         self._call = None
         self._running = False
-        self._pass: defer.Deferred | None = None
+        self._store_down = False
 
     # ------------------------------------------------------------------ public API
 
@@ -125,16 +125,31 @@ class Outbox:
     def _tick(self) -> None:
         self._call = None
         d = self.deliver_due()
-        d.addErrback(lambda f: log.error("outbox delivery pass failed: %s", f.getErrorMessage()))
+        d.addCallbacks(self._pass_ok, self._pass_failed)
         d.addBoth(lambda _: self._schedule_next())
+
+    def _pass_ok(self, _result) -> None:
+        if self._store_down:
+            log.info("notification outbox store available again")
+            self._store_down = False
+
+    def _pass_failed(self, failure) -> None:
+        if not self._store_down:
+            log.error("notification outbox store unavailable, retrying: %s", failure.getErrorMessage())
+        else:
+            log.debug("notification outbox store still unavailable: %s", failure.getErrorMessage())
+        self._store_down = True
 
     def _schedule_next(self) -> None:
         if not self._running or (self._call is not None and self._call.active()):
             return
         now = self._now_ns()
-        with self.engine.connect() as conn:
-            nxt = conn.execute(select(func.min(t_outbox.c.next_attempt_ns))
-                               .where(t_outbox.c.status == "pending")).scalar()
+        try:
+            with self.engine.connect() as conn:
+                nxt = conn.execute(select(func.min(t_outbox.c.next_attempt_ns))
+                                   .where(t_outbox.c.status == "pending")).scalar()
+        except Exception:
+            nxt = None   # the store is down: poll again, the failed pass has logged it
         delay = self.poll if nxt is None else min(self.poll, max(0.0, (nxt - now) / 1e9))
         self._call = self.clock.callLater(max(delay, 0.001), self._tick)
 
