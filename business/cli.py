@@ -43,7 +43,9 @@ def register(subparsers) -> None:
                          description="Issue an API token; only its digest is stored, so it is shown once.")
     tok.add_argument("username")
     tok.add_argument("--name", required=True, help="what the token is for")
-    tok.add_argument("--days", type=float, default=None, help="lifetime in days (default: no expiry)")
+    tok.add_argument("--days", type=float, default=None,
+                     help="lifetime in days (default: business.security.token_lifetime, 90 days)")
+    tok.add_argument("--no-expiry", action="store_true", help="issue a token that never expires")
     _site_args(tok)
     tok.set_defaults(func=cmd_users_token)
 
@@ -143,13 +145,16 @@ def cmd_users_token(args) -> int:
     opened = _open(args)
     if opened is None:
         return 1
-    db, _ = opened
+    db, site = opened
+    security = (site.section("business") or {}).get("security") or {}
+    lifetime = None if args.no_expiry else (args.days * 86400 if args.days else
+                                            security.get("token_lifetime") or 90 * 86400.0)
 
     def work(s):
         uid = s.scalar(select(User.id).where(User.username == args.username))
         if uid is None:
             return None
-        return new_api_token(s, uid, args.name, _now(), args.days * 86400 if args.days else None, "cli")[0]
+        return new_api_token(s, uid, args.name, _now(), lifetime, "cli")[0]
     try:
         token = db.call(work)
     except BusinessError as exc:

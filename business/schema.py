@@ -62,8 +62,11 @@ SECTION = Obj({
         "max_failed_logins": Field(Int(min=1, max=100), default=5),
         "lockout": Field(Duration(min=1), default=900.0),
         "session_lifetime": Field(Duration(min=60), default=8 * 3600.0),
+        "token_lifetime": Field(Duration(min=60), default=90 * 86400.0,
+                                doc="default lifetime of API tokens (a token may be issued without expiry explicitly)"),
         "cache_refresh": Field(Duration(min=1), default=10.0, doc="how often tokens made by other processes appear"),
-    }), default={"max_failed_logins": 5, "lockout": 900.0, "session_lifetime": 28800.0, "cache_refresh": 10.0}),
+    }), default={"max_failed_logins": 5, "lockout": 900.0, "session_lifetime": 28800.0,
+                 "token_lifetime": 90 * 86400.0, "cache_refresh": 10.0}),
     "web": Field(Obj({
         "enabled": Field(Bool(), default=False),
         "address": Field(Str(), default="127.0.0.1"),

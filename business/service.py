@@ -103,7 +103,8 @@ def build_api(ctx: Any, db: Any, section: dict, fast_hash: bool = False) -> Api:
     auth = DbAuthenticator(db, clock, hasher, policy, session_lifetime_s=sec.get("session_lifetime") or 28800.0,
                            fallback=ctx.auth)
     ctx.auth = auth
-    return Api(db, auth, Crud(SPECS, clock), clock, ctx, hasher)
+    return Api(db, auth, Crud(SPECS, clock), clock, ctx, hasher,
+               token_lifetime_s=sec.get("token_lifetime", 90 * 86400.0))
 
 
 def mount_all(ctx: Any, api: Api) -> None:

@@ -76,8 +76,9 @@ def query_params(request) -> dict[str, str]:
 class Api:
     """What every resource needs: database, authenticator, CRUD operations, clock, site."""
 
-    def __init__(self, db, auth, crud, clock, ctx=None, hasher=None) -> None:
+    def __init__(self, db, auth, crud, clock, ctx=None, hasher=None, token_lifetime_s: float | None = None) -> None:
         self.db = db
+        self.token_lifetime_s = token_lifetime_s
         self.auth = auth
         self.crud = crud
         self.clock = clock

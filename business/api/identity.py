@@ -161,7 +161,11 @@ class UserResource(JsonResource):
 
 
 class TokensResource(JsonResource):
-    """``POST {"name", "lifetime_s"}`` issues an API token for the user (shown once)."""
+    """``POST {"name", "lifetime_s"}`` issues an API token for the user (shown once).
+
+    Without ``lifetime_s`` the token lives ``business.security.token_lifetime``;
+    ``"lifetime_s": null`` issues one that never expires.
+    """
 
     def __init__(self, api: Api, ident: str) -> None:
         super().__init__(api)
@@ -176,8 +180,9 @@ class TokensResource(JsonResource):
             raise NotFound(f"no user {self.ident!r}")
 
         def work(s):
-            token, row = new_api_token(s, int(self.ident), body.get("name"), self.api.clock(),
-                                       body.get("lifetime_s"), principal.user)
+            lifetime = body["lifetime_s"] if "lifetime_s" in body else self.api.token_lifetime_s
+            token, row = new_api_token(s, int(self.ident), body.get("name"), self.api.clock(), lifetime,
+                                       principal.user)
             return {"id": row.id, "token": token, "name": row.name,
                     "expires_at": row.expires_at.isoformat() if row.expires_at else None}
         result = await self.api.db.run(work)

@@ -226,3 +226,20 @@ async def test_service_on_postgresql_with_concurrent_requests(tmp_path, pg_url):
     finally:
         await server.root.stopService()
         drop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_api_tokens_get_the_configured_lifetime(env):
+    server, w, admin = env
+    now = server.api.clock()
+    code, body = await server.call("POST", "/users/1/tokens", admin, {"name": "default"})
+    assert code == 201
+    from datetime import datetime
+    lifetime = datetime.fromisoformat(body["expires_at"]) - now
+    assert 89.9 < lifetime.total_seconds() / 86400 <= 90.01
+    code, body = await server.call("POST", "/users/1/tokens", admin, {"name": "forever", "lifetime_s": None})
+    assert code == 201 and body["expires_at"] is None
+    code, body = await server.call("POST", "/users/1/tokens", admin, {"name": "", "lifetime_s": -5})
+    assert code == 422 and "name" in body["error"]["fields"]
+    code, body = await server.call("GET", "/units", body and body.get("token") or "spms_t_bogus")
+    assert code == 401
