@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import marshal
 import sqlite3
 import time
 from pathlib import Path
@@ -26,12 +27,14 @@ from .points import event_row, tag_rows
 
 log = logging.getLogger("spms.historian.buffer")
 
+#: Recently appended or read chunks kept decoded in memory (points), so the live lane never re-reads them.
+CACHE_ROWS = 400_000
+
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS points (seq INTEGER PRIMARY KEY, path TEXT NOT NULL, ts INTEGER NOT NULL,
-    value REAL, text TEXT, quality INTEGER NOT NULL, kind INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (lo INTEGER PRIMARY KEY, n INTEGER NOT NULL, at REAL NOT NULL,
+    data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pending (sink TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER,
     PRIMARY KEY (sink, lo));
-CREATE TABLE IF NOT EXISTS marks (seq INTEGER PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (sink TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
     PRIMARY KEY (sink, name));
 CREATE TABLE IF NOT EXISTS quarantine (id INTEGER PRIMARY KEY, sink TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -59,25 +62,28 @@ class PointBuffer:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+            # Checkpoints fsync: the service runs them on a thread (checkpoint()); this is the safety net.
+            self._db.execute("PRAGMA wal_autocheckpoint=20000")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise BufferStoreError(f"cannot open the historian buffer {self.path}: {exc}") from exc
-        row = self._db.execute("SELECT min(seq), max(seq) FROM points").fetchone()
-        self._min_present = row[0]
+        self._lo: list[int] = []      # chunk index, in sequence order: first seq, size, append time
+        self._n: list[int] = []
+        self._at: list[float] = []
+        for lo, n, at in self._db.execute("SELECT lo, n, at FROM chunks ORDER BY lo"):
+            self._lo.append(lo)
+            self._n.append(n)
+            self._at.append(at)
+        self._cache: dict[int, list] = {}
+        self._cached_rows = 0
         bounds = self._db.execute("SELECT max(lo), max(hi) FROM pending").fetchone()
-        self._next = max((row[1] or 0) + 1, bounds[0] or 1, bounds[1] or 1)
-        if self._min_present is None:
-            self._min_present = self._next
+        last = self._lo[-1] + self._n[-1] if self._lo else 1
+        self._next = max(last, bounds[0] or 1, bounds[1] or 1)
         self.ranges: dict[str, list[list]] = {}
         for sink, lo, hi in self._db.execute("SELECT sink, lo, hi FROM pending ORDER BY sink, lo"):
             self.ranges.setdefault(sink, []).append([lo, hi])
         self.counters: dict[tuple[str, str], int] = {
             (s, n): v for s, n, v in self._db.execute("SELECT sink, name, value FROM counters")}
-        self._marks_seq: list[int] = []
-        self._marks_at: list[float] = []
-        for seq, at in self._db.execute("SELECT seq, at FROM marks ORDER BY seq"):
-            self._marks_seq.append(seq)
-            self._marks_at.append(at)
         self._set_sinks(sinks)
 
     # -- sinks and ranges ---------------------------------------------------------------
@@ -154,7 +160,7 @@ class PointBuffer:
 
     def append(self, values) -> int:
         """Commit tag values (``TagValue``s); returns the last sequence number given."""
-        return self.append_rows(tag_rows(values))
+        return self._store(tag_rows(values, self._next)) if values else self._next - 1
 
     def append_event(self, event) -> int:
         """Commit one history event (``HistoryEvent``)."""
@@ -162,34 +168,65 @@ class PointBuffer:
 
     def append_rows(self, rows: Sequence[tuple]) -> int:
         """Commit rows ``(path, ts_ns, value, text, quality, kind)``; returns the last seq."""
-        if not rows:
-            return self._next - 1
+        seq0 = self._next
+        return self._store([(seq0 + i, *r) for i, r in enumerate(rows)]) if rows else seq0 - 1
+
+    def _store(self, rows: list[tuple]) -> int:
+        """Commit rows that already carry their sequence numbers as one chunk.
+
+        One append is one chunk: a single SQLite row holding the marshalled batch,
+        which is what keeps the buffer at about a microsecond per point.
+        """
         seq0 = self._next
         at = self._now()
         try:
             with self._db:
-                self._db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                     [(seq0 + i, *r) for i, r in enumerate(rows)])
-                self._db.execute("INSERT INTO marks VALUES (?, ?)", (seq0, at))
-        except sqlite3.Error as exc:
+                self._db.execute("INSERT INTO chunks VALUES (?, ?, ?, ?)",
+                                 (seq0, len(rows), at, marshal.dumps(rows)))
+        except (sqlite3.Error, ValueError) as exc:
             raise BufferStoreError(f"cannot append to the historian buffer {self.path}: {exc}") from exc
         self._next = seq0 + len(rows)
-        self._marks_seq.append(seq0)
-        self._marks_at.append(at)
+        self._lo.append(seq0)
+        self._n.append(len(rows))
+        self._at.append(at)
+        self._remember(seq0, rows)
         if self.count > self.max_points:
             self._drop_below(self._next - self.max_points, "size cap")
         return self._next - 1
 
+    def _remember(self, lo: int, rows: list) -> None:
+        self._cache[lo] = rows
+        self._cached_rows += len(rows)
+        while self._cached_rows > CACHE_ROWS and len(self._cache) > 1:
+            old = next(iter(self._cache))
+            self._cached_rows -= len(self._cache.pop(old))
+
+    def _chunk(self, lo: int) -> list:
+        rows = self._cache.get(lo)
+        if rows is None:
+            data = self._db.execute("SELECT data FROM chunks WHERE lo = ?", (lo,)).fetchone()[0]
+            rows = marshal.loads(data)
+            self._remember(lo, rows)
+        return rows
+
     def read(self, lo: int, hi: int | None, limit: int) -> list[tuple]:
-        """Rows with ``lo <= seq < hi`` in sequence order, at most ``limit``."""
-        return self._db.execute(
-            "SELECT seq, path, ts, value, text, quality, kind FROM points WHERE seq >= ? AND seq < ? "
-            "ORDER BY seq LIMIT ?", (lo, self._next if hi is None else hi, limit)).fetchall()
+        """Rows ``(seq, path, ts, value, text, quality, kind)`` with ``lo <= seq < hi``, at most ``limit``."""
+        end = min(self._next if hi is None else hi, lo + limit)
+        i = max(bisect.bisect_right(self._lo, lo) - 1, 0)
+        out: list[tuple] = []
+        while i < len(self._lo) and self._lo[i] < end:
+            clo, n = self._lo[i], self._n[i]
+            a, b = max(lo, clo) - clo, min(end, clo + n) - clo
+            if b > a:
+                chunk = self._chunk(clo)
+                out.extend(chunk if (a, b) == (0, n) else chunk[a:b])
+            i += 1
+        return out
 
     @property
     def count(self) -> int:
-        """Rows held (acknowledged by some sinks perhaps, but not yet trimmed)."""
-        return self._next - self._min_present
+        """Points held (acknowledged by some sinks perhaps, but not yet trimmed)."""
+        return self._next - (self._lo[0] if self._lo else self._next)
 
     @property
     def fill(self) -> float:
@@ -198,8 +235,8 @@ class PointBuffer:
 
     def appended_at(self, seq: int) -> float | None:
         """Wall-clock time when ``seq`` was appended (None when unknown)."""
-        i = bisect.bisect_right(self._marks_seq, seq) - 1
-        return self._marks_at[i] if i >= 0 else None
+        i = bisect.bisect_right(self._lo, seq) - 1
+        return self._at[i] if i >= 0 and seq < self._lo[i] + self._n[i] else None
 
     def oldest_age(self, sink: str) -> float:
         """Seconds since the oldest point the sink has not acknowledged was buffered (0 when none)."""
@@ -210,37 +247,59 @@ class PointBuffer:
 
     # -- housekeeping ------------------------------------------------------------------------
 
-    def trim(self, max_rows: int = 200_000) -> int:
-        """Delete rows every sink has acknowledged (a bounded chunk per call)."""
+    def trim(self) -> int:
+        """Delete the chunks every sink has acknowledged; returns the points removed."""
         floor = min([r[0][0] for r in self.ranges.values() if r] + [self._next])
-        cut = min(floor, self._min_present + max_rows)
-        if cut <= self._min_present:
+        k = 0
+        while k < len(self._lo) and self._lo[k] + self._n[k] <= floor:
+            k += 1
+        return self._delete_chunks(k)
+
+    def _delete_chunks(self, k: int) -> int:
+        """Delete the first ``k`` chunks (the caller has accounted for them)."""
+        if k == 0:
             return 0
+        cut = self._lo[k - 1] + self._n[k - 1]
         with self._db:
-            self._db.execute("DELETE FROM points WHERE seq < ?", (cut,))
-            self._trim_marks(cut)
-        removed = cut - self._min_present
-        self._min_present = cut
+            self._db.execute("DELETE FROM chunks WHERE lo < ?", (cut,))
+        removed = sum(self._n[:k])
+        for lo in self._lo[:k]:
+            rows = self._cache.pop(lo, None)
+            if rows is not None:
+                self._cached_rows -= len(rows)
+        del self._lo[:k], self._n[:k], self._at[:k]
         return removed
 
-    def _trim_marks(self, cut: int) -> None:
-        i = bisect.bisect_right(self._marks_seq, cut) - 1
-        if i > 0:
-            self._db.execute("DELETE FROM marks WHERE seq < ?", (self._marks_seq[i],))
-            del self._marks_seq[:i]
-            del self._marks_at[:i]
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file (fsync) on a connection of the calling thread.
+
+        The service runs this on a worker thread so the disk flush never stalls the reactor.
+        """
+        db = sqlite3.connect(str(self.path), timeout=30)
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
 
     def enforce_age(self) -> int:
-        """Drop rows buffered longer than ``max_age_s``; returns how many were dropped."""
+        """Drop chunks buffered longer than ``max_age_s``; returns how many points were dropped."""
         cutoff = self._now() - self.max_age_s
-        i = bisect.bisect_left(self._marks_at, cutoff)
-        if i == 0:
+        k = bisect.bisect_left(self._at, cutoff)
+        if k == 0:
             return 0
-        below = self._marks_seq[i] if i < len(self._marks_seq) else self._next
-        return self._drop_below(below, "age cap")
+        return self._drop_below(self._lo[k - 1] + self._n[k - 1], "age cap")
 
     def _drop_below(self, cut: int, why: str) -> int:
-        """Delete rows below ``cut`` whether acknowledged or not, counting losses per sink."""
+        """Delete whole chunks below ``cut`` (rounded up to a chunk end), acknowledged or not.
+
+        Points lost this way are counted per sink (``dropped``), persisted, and logged.
+        """
+        k = bisect.bisect_left([lo + n for lo, n in zip(self._lo, self._n)], cut)
+        if k < len(self._lo) and self._lo[k] < cut:
+            k += 1
+        if k == 0:
+            return 0
+        cut = self._lo[k - 1] + self._n[k - 1]
         lost_total = 0
         with self._db:
             for sink, ranges in self.ranges.items():
@@ -260,9 +319,7 @@ class PointBuffer:
                     self._bump(sink, "dropped", lost)
                     log.error("historian buffer %s: dropped %d points not yet stored by %r", why, lost, sink)
                     lost_total += lost
-            self._db.execute("DELETE FROM points WHERE seq < ?", (cut,))
-            self._trim_marks(cut)
-        self._min_present = max(self._min_present, cut)
+        self._delete_chunks(k)
         return lost_total
 
     def _bump(self, sink: str, name: str, n: int) -> None:
@@ -296,9 +353,8 @@ class PointBuffer:
 
     def oldest_ts(self, sink: str) -> int | None:
         """Source timestamp (ns) of the first unacknowledged row of the sink."""
-        r = self._db.execute("SELECT ts FROM points WHERE seq >= ? ORDER BY seq LIMIT 1",
-                             (self.ranges[sink][0][0],)).fetchone()
-        return r[0] if r else None
+        rows = self.read(self.ranges[sink][0][0], None, 1)
+        return rows[0][2] if rows else None
 
     def close(self) -> None:
         """Close the database (everything is already committed)."""

@@ -12,6 +12,7 @@ flows.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,8 @@ class SinkForwarder:
     """Moves points from the buffer to one sink (see the module docstring)."""
 
     def __init__(self, sink: Any, buffer: PointBuffer, clock: Any, batch_size: int = 5000,
-                 backfill_rate: float = 50_000.0, retry_min: float = 0.5, retry_max: float = 30.0) -> None:
+                 backfill_rate: float = 50_000.0, retry_min: float = 0.5, retry_max: float = 30.0,
+                 pipeline: int = 2) -> None:
         self.sink = sink
         self.name: str = sink.name
         self.buffer = buffer
@@ -50,6 +52,7 @@ class SinkForwarder:
         self.backfill_rate = backfill_rate
         self.retry_min = retry_min
         self.retry_max = retry_max
+        self.pipeline = max(1, pipeline)
         self.stats = SinkStats()
         self._running = False
         self._recovering = True     # a backlog found at start-up is backfill too
@@ -104,29 +107,52 @@ class SinkForwarder:
     # -- lanes -----------------------------------------------------------------------------------
 
     async def _live_loop(self) -> None:
+        """Send the tail in order with up to ``pipeline`` batches in flight; acknowledge in order.
+
+        Two batches in flight let us encode the next batch while the sink digests
+        the previous one. A failure discards whatever was in flight after the
+        failed batch (re-sending it later is harmless: same series and time).
+        """
         buf = self.buffer
+        inflight: deque[tuple[int, int, Deferred]] = deque()
+        next_lo = buf.tail(self.name)
         try:
             while self._running:
-                lo = buf.tail(self.name)
-                rows = buf.read(lo, None, self.batch_size)
-                if not rows:
+                # While recovering, one batch at a time: the backlog split waits for an empty pipeline.
+                if len(inflight) < (1 if self._recovering else self.pipeline):
+                    rows = buf.read(next_lo, None, self.batch_size)
+                    if rows:
+                        end = rows[-1][0] + 1
+                        inflight.append((next_lo, end, Deferred.fromCoroutine(self._deliver_batch(rows, "live"))))
+                        next_lo = end
+                        continue
+                if not inflight:
                     self._recovering = False
                     await self._wait("live")
+                    next_lo = buf.tail(self.name)
                     continue
-                if not await self._deliver_batch(rows, "live"):
+                lo, end, d = inflight.popleft()
+                if not await d:
+                    for _, _, rest in inflight:
+                        await rest
+                    inflight.clear()
                     await self._sleep(self._backoff)
                     self._backoff = min(self._backoff * 2, self.retry_max)
+                    next_lo = buf.tail(self.name)
                     continue
-                buf.ack(self.name, lo, rows[-1][0] + 1)
-                if self._recovering:
+                buf.ack(self.name, lo, end)
+                if self._recovering and not inflight:
                     self._recovering = False
                     if buf.tail_depth(self.name) > 2 * self.batch_size:
                         split = buf.split_backlog(self.name)
                         if split:
                             log.info("historian sink %r: %d points of backlog go to the backfill lane",
                                      self.name, split[1] - split[0])
+                        next_lo = buf.tail(self.name)
                         self._wake("backfill")
         except CancelledError:
+            for _, _, d in inflight:
+                d.cancel()
             return
 
     async def _backfill_loop(self) -> None:

@@ -57,12 +57,20 @@ def value_columns(value: Any) -> tuple[float | None, str | None]:
     return None, str(value)
 
 
-def tag_rows(values: Sequence[TagValue]) -> list[tuple]:
-    """Buffer rows (without seq) for tag values: (path, ts_ns, value, text, quality, kind)."""
+def tag_rows(values: Sequence[TagValue], seq0: int | None = None) -> list[tuple]:
+    """Buffer rows for tag values: (path, ts_ns, value, text, quality, kind), or with seq first from ``seq0``."""
     rows = []
-    for tv in values:
-        num, text = value_columns(tv.value)
-        rows.append((tv.path, datetime_to_ns(tv.source_ts), num, text, tv.quality.code, KIND_VALUE))
+    append = rows.append
+    for i, tv in enumerate(values):
+        v = tv.value
+        if v.__class__ is float and math.isfinite(v):
+            num, text = v, None
+        else:
+            num, text = value_columns(v)
+        if seq0 is None:
+            append((tv.path, datetime_to_ns(tv.source_ts), num, text, tv.quality.code, KIND_VALUE))
+        else:
+            append((seq0 + i, tv.path, datetime_to_ns(tv.source_ts), num, text, tv.quality.code, KIND_VALUE))
     return rows
 
 
@@ -167,23 +175,22 @@ class PointSchema:
         return p
 
     def encode(self, rows: Sequence[tuple], precision: str = "u") -> list[str]:
-        """Line-protocol lines for buffered rows (values and events)."""
+        """Line-protocol lines for buffered rows (values and events); the forwarder's hot loop."""
         div = PRECISION_DIVISOR[precision]
-        prefix = self.prefix
+        cache = self._prefix
         lines = []
         append = lines.append
         for row in rows:
-            if row[KIND] == KIND_EVENT:
+            _, path, ts, v, text, q, kind = row
+            p = cache.get(path) or self.prefix(path)
+            if kind:
                 append(self.encode_event(row, div))
-                continue
-            v, text = row[VALUE], row[TEXT]
-            if v is not None:
-                fields = f"value={v!r},quality={row[QUALITY]}i"
+            elif v is not None:
+                append(f"{p} value={v!r},quality={q}i {ts // div}")
             elif text is not None:
-                fields = f'text="{_escape_string(text)}",quality={row[QUALITY]}i'
+                append(f'{p} text="{_escape_string(text)}",quality={q}i {ts // div}')
             else:
-                fields = f"quality={row[QUALITY]}i"
-            append(f"{prefix(row[PATH])} {fields} {row[TS] // div}")
+                append(f"{p} quality={q}i {ts // div}")
         return lines
 
     def encode_event(self, row: tuple, div: int) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThreadPool
 
 from .buffer import PointBuffer
 from .forwarder import SinkForwarder
@@ -26,6 +27,7 @@ log = logging.getLogger("spms.historian")
 
 HOUSEKEEPING_S = 1.0
 PRUNE_EVERY_S = 3600.0
+CHECKPOINT_EVERY_S = 5.0
 
 
 class HistorianService(Service):
@@ -44,6 +46,8 @@ class HistorianService(Service):
         self._loop = LoopingCall(self._housekeeping)
         self._loop.clock = clock
         self._last_prune = None
+        self._last_checkpoint = 0.0
+        self._checkpointing = False
 
     def startService(self) -> None:
         """Start forwarders, then subscribe (so nothing changes before we listen)."""
@@ -87,6 +91,12 @@ class HistorianService(Service):
         h.buffer.trim()
         h.buffer.enforce_age()
         now = self.clock.seconds()
+        if not self._checkpointing and now - self._last_checkpoint >= CHECKPOINT_EVERY_S:
+            self._last_checkpoint = now
+            self._checkpointing = True
+            d = deferToThreadPool(self.clock, self.clock.getThreadPool(), h.buffer.checkpoint)
+            d.addErrback(lambda f: log.warning("historian buffer checkpoint failed: %s", f.value))
+            d.addBoth(lambda _: setattr(self, "_checkpointing", False))
         if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY_S:
             self._last_prune = now
             for sink in self.sinks:

@@ -34,10 +34,13 @@ def test_rows_survive_reopening_and_keep_each_sinks_cursor(tmp_path):
 
 def test_rows_are_deleted_only_when_every_sink_acknowledged_them(tmp_path):
     buf = PointBuffer(tmp_path / "b.sqlite", ["s1", "s2"])
-    buf.append(_values(10))
+    buf.append(_values(5))
+    buf.append(_values(5, start=5))    # one append is one chunk; chunks are deleted whole
     buf.ack("s1", 1, 11)
     assert buf.trim() == 0 and buf.count == 10
-    buf.ack("s2", 1, 6)
+    buf.ack("s2", 1, 4)
+    assert buf.trim() == 0
+    buf.ack("s2", 4, 6)
     assert buf.trim() == 5 and buf.count == 5
     assert [r[0] for r in buf.read(1, None, 100)] == [6, 7, 8, 9, 10]
 
@@ -61,10 +64,12 @@ def test_split_backlog_moves_the_tail_to_a_closed_range(tmp_path):
 
 def test_size_cap_drops_the_oldest_and_counts_them_per_sink(tmp_path):
     buf = PointBuffer(tmp_path / "b.sqlite", ["s1", "s2"], max_points=1000)
-    buf.append(_values(900))
+    for i in range(9):
+        buf.append(_values(100, start=i * 100))
     assert buf.fill == 0.9
     buf.ack("s1", 1, 901)
-    buf.append(_values(300, start=900))
+    for i in range(9, 12):
+        buf.append(_values(100, start=i * 100))
     assert buf.count == 1000
     assert buf.counter("s2", "dropped") == 200 and buf.counter("s1", "dropped") == 0
     assert buf.tail("s2") == 201
