@@ -59,7 +59,9 @@ def start_when_running(reactor, root: RootService, on_started: Callable[[RootSer
         if signals is not None:
             # A component may have installed handlers after its start (Panel's server does).
             d.addCallback(lambda r: (signals.install(), r)[1])
-        d.addCallbacks(lambda _: on_started(root), lambda f: on_failed(f.value))
+        # started_at stays None when a signal interrupted the start-up: nothing to announce.
+        d.addCallbacks(lambda _: on_started(root) if root.started_at is not None else None,
+                       lambda f: on_failed(f.value))
         d.addErrback(lambda f: log.error("start-up callback failed: %s", f.getTraceback()))
 
     reactor.callWhenRunning(reactor.callLater, 0, start)
