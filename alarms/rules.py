@@ -193,8 +193,8 @@ def _add_device_comm_alarms(rs: RuleSet, tags, devices, defaults) -> None:
     alarmed = {d.tag for d in rs.defs.values() if d.tag and d.rule_type != "quality"}
     for path in sorted(alarmed):
         dev = tags[path].device
-        if not dev or dev not in devices or devices[dev].protocol == "internal":
-            continue
+        if not dev or dev not in devices or devices[dev].protocol == "internal" or not devices[dev].enabled:
+            continue  # a disabled device is not polled: its silence is intended, not a fault
         aid = f"comm:{dev}"
         if aid not in rs.defs:
             rs.defs[aid] = AlarmDef(id=aid, rule_type="quality", name="COMM", priority=defaults["comm_priority"],

@@ -139,3 +139,19 @@ tags:
         alarms.service.from_config(ServerContext(site=site, reactor=Clock(), data_dir=tmp_path))
     assert "unknown setpoint tag 'plant/x/missing_sp'" in str(exc.value)
     assert "extra.yaml" in str(exc.value)
+
+
+def test_no_communication_alarm_for_a_disabled_device(tmp_path):
+    from alarms.rules import compile_site
+
+    site = make_site(tmp_path / "s", extra_yaml="""
+devices:
+  spare-plc:
+    protocol: modbus
+    endpoint: tcp://127.0.0.1:15099
+    enabled: false
+tags:
+  - {path: plant/spare/temp, device: spare-plc, address: "hr:0", type: float32, alarms: [{type: limit, h: 5}]}
+""")
+    defs = compile_site(site).defs
+    assert "plant/spare/temp:H" in defs and "comm:spare-plc" not in defs and "comm:plc-1" in defs
