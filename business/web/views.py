@@ -40,7 +40,7 @@ def searchable_table(api, principal, collection: str, lang: str, filters_widget=
             filters["building_id"] = str(filters_widget.value)
         result = await run(api, data.table, api.crud, principal, collection, lang, search.value, filters)
         grid.value = _frame(result)
-        note.object = t("forbidden", lang) if result["error"] else f"{result['total']}"
+        note.object = t("forbidden", lang) if result["error"] else t("total", lang).format(n=result["total"])
 
     search.param.watch(lambda e: asyncio.ensure_future(refresh()), "value")
     if filters_widget is not None:
@@ -82,7 +82,7 @@ def record_form(api, principal, collection: str, lang: str, fixed: dict | None =
 
 def units_view(api, principal, lang: str, buildings: dict[str, int]) -> pn.Column:
     """Buildings and units with a building filter, search and a new-unit form."""
-    pick = pn.widgets.Select(name=t("building", lang), options={t("all", lang): None, **buildings}, width=220)
+    pick = pn.widgets.Select(name=t("building", lang), options={t("all", lang): 0, **buildings}, width=220)
     units = searchable_table(api, principal, "units", lang, pick)
     return pn.Column(units, record_form(api, principal, "units", lang, on_saved=units.refresh),
                      sizing_mode="stretch_width")

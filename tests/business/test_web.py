@@ -88,10 +88,22 @@ async def test_served_page_login_and_units_table(tmp_path, chromium_path):
                 await page.get_by_text("1202").first.wait_for(timeout=30000)
                 text = await page.content()
                 await page.screenshot(path=str(tmp_path / "units.png"))
+                await page.get_by_text("住户", exact=True).click()
+                await page.get_by_text("张伟").first.wait_for(timeout=30000)
+                await page.get_by_text("员工与考勤").click()
+                await page.get_by_text("赵工").first.wait_for(timeout=30000)
+                await page.get_by_text("迟到(分)").first.wait_for(timeout=30000)
+                await page.get_by_text("设备台账").click()
+                await page.get_by_text("Elevator A1").first.wait_for(timeout=30000)
+                await page.get_by_text("en", exact=True).click()
+                await page.get_by_text("Gross area").first.wait_for(timeout=30000)
+                await page.screenshot(path=str(tmp_path / "english.png"))
+                text += await page.content()
                 await browser.close()
                 return text
         html = await _as_deferred(browse())
         assert "0801" not in html            # tower-b's unit is outside the manager's building
+        assert "钱工" not in html and "王芳" not in html and "Elevator B1" not in html
     finally:
         await server.root.stopService()
 
