@@ -70,16 +70,18 @@ class Chiller(ModbusModel):
 
 
 AHU_POINTS = [
+    # Float registers for the analog points: the control loops write fractional valve
+    # positions and read tenths of a degree (scaled int16 points are on the chillers).
     SimPoint("fan_cmd", "co:0", "bool", writable=True, description="supply fan command"),
     SimPoint("fan_status", "di:0", "bool", description="supply fan running"),
-    SimPoint("valve_pct", "hr:0", "uint16", scale=10, writable=True, units="%", description="chilled water valve"),
-    SimPoint("sat_setpoint", "hr:1", "int16", scale=10, writable=True, units="°C", description="supply air setpoint"),
-    SimPoint("supply_air_temp", "ir:0", "int16", scale=10, units="°C", description="supply air temperature"),
-    SimPoint("return_air_temp", "ir:1", "int16", scale=10, units="°C", description="return air temperature"),
-    SimPoint("mixed_air_temp", "ir:2", "int16", scale=10, units="°C", description="mixed air temperature"),
-    SimPoint("filter_dp", "ir:3", "uint16", units="Pa", description="filter differential pressure"),
-    SimPoint("airflow", "ir:4", "float32", units="m³/h", description="supply airflow"),
-    SimPoint("fan_hours", "ir:6", "float32", units="h", description="fan run hours"),
+    SimPoint("valve_pct", "hr:0", "float32", writable=True, units="%", description="chilled water valve"),
+    SimPoint("sat_setpoint", "hr:2", "float32", writable=True, units="°C", description="supply air setpoint"),
+    SimPoint("supply_air_temp", "ir:0", "float32", units="°C", description="supply air temperature"),
+    SimPoint("return_air_temp", "ir:2", "float32", units="°C", description="return air temperature"),
+    SimPoint("mixed_air_temp", "ir:4", "float32", units="°C", description="mixed air temperature"),
+    SimPoint("filter_dp", "ir:6", "uint16", units="Pa", description="filter differential pressure"),
+    SimPoint("airflow", "ir:8", "float32", units="m³/h", description="supply airflow"),
+    SimPoint("fan_hours", "ir:10", "float32", units="h", description="fan run hours"),
 ]
 
 
