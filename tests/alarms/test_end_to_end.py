@@ -47,7 +47,7 @@ class Inbox:
 
 
 @aio_test
-async def test_chiller_excursion_raises_an_alarm_and_an_email_arrives(tmp_path, monkeypatch):
+async def test_chiller_excursion_and_lift_entrapment_raise_alarms_and_emails_arrive(tmp_path, monkeypatch):
     smtp_port = free_port()
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
@@ -77,6 +77,19 @@ async def test_chiller_excursion_raises_an_alarm_and_an_email_arrives(tmp_path, 
         assert "[CRITICAL]" in text and "14.5" in text and "plant/chiller-1/supply_temp:HH" in text
         rows = ctx.provides["alarm_system"].store.query(alarm_id=f"{TEMP}:HH")
         assert rows and rows[-1]["kind"] == "activate" and rows[-1]["value"] == pytest.approx(14.5)
+
+        # A lift entrapment over OPC UA: critical, latching, the lift contractor is told at once.
+        lift = "tower-a/elevator-1/fault_code:ENTRAPMENT"
+        assert engine.get(lift).state.value == "normal"
+        hub.inject_elevator_fault("tower-a/elevator-1", "entrapment")
+        await wait_until(lambda: engine.get(lift).state.value == "unack_active", timeout=30,
+                         what="entrapment alarm")
+        await wait_until(lambda: any("lifts@otis-service.example" in e.rcpt_tos for e in inbox.messages),
+                         timeout=30, what="e-mail to the lift contractor")
+        lift_mail = next(e for e in inbox.messages if "lifts@otis-service.example" in e.rcpt_tos)
+        assert "Passenger entrapment in tower-a/elevator-1" in lift_mail.content.decode(errors="replace")
+        hub.clear_elevator_fault("tower-a/elevator-1")
+        await wait_until(lambda: engine.get(lift).state.value == "latched", timeout=30, what="latched")
     finally:
         await _wait(root.stopService())
         smtp.stop()
