@@ -7,8 +7,9 @@
 * ``POST /commands/schedules/{name}/override`` ``{state: on|off|auto, duration?, reason?}``.
 * ``GET /commands/loops``: every loop's state.
 
-A request without a token is executed as ``anonymous`` so that the refusal is
-audited like any other; an invalid token is 401.
+A command without a token is executed as ``anonymous`` so that the refusal is
+audited like any other; an invalid token is 401. Reads follow the tag
+server's anonymous-read rule.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from tagdb.api.auth import ANONYMOUS, bearer_token
+from tagdb.api.auth import ANONYMOUS, anonymous_read_allowed, bearer_token, require
 from tagdb.api.http import ApiError, JsonResource, json_value, query_arg, read_json_object
 from tagdb.api.openapi import Operation, Param, Response, errors
 
@@ -62,9 +63,8 @@ class CommandsResource(JsonResource):
         return segs
 
     async def on_get(self, request):
-        principal = self._principal(request)
-        if not principal.can("tags.read"):
-            raise ApiError(403, "forbidden", f"user {principal.user!r} lacks permission 'tags.read'")
+        # Reads follow the tag server's rule for anonymous access (tagdb.api.auth).
+        require(request, self.ctx, "tags.read", anonymous=anonymous_read_allowed(self.ctx))
         segs = self._segments(request)
         if segs == ["loops"]:
             return 200, {name: {"mode": l.state.mode, "status": l.state.status, "sp": json_value(l.state.sp),

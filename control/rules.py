@@ -34,6 +34,8 @@ from .state import StatePublisher, state_path
 
 log = logging.getLogger(__name__)
 
+_WAITING = 0x80320000   # BadWaitingForInitialData
+
 
 @dataclass(frozen=True)
 class Step:
@@ -97,6 +99,7 @@ class RuleRunner:
         self.publisher = publisher
         self.rt = _Runtime()
         self._paths = [p for p in spec.paths]
+        self._targets = list(dict.fromkeys(st.write for st in (*spec.do, *spec.otherwise) if st.write))
         self._call: LoopingCall | None = None
 
     def start(self) -> None:
@@ -128,6 +131,13 @@ class RuleRunner:
         s, rt = self.spec, self.rt
         now = self.clock.seconds()
         snap = self._snapshot(self._paths)
+        waiting = [p for p in self._targets if p in snap and (snap[p].quality.code & 0xFFFF0000) == _WAITING]
+        if waiting:
+            # Start-up: nothing is commanded before its device has been read once.
+            rt.known, rt.since = False, None
+            rt.last_error = f"waiting for the first reading of {waiting[0]}"
+            self._publish()
+            return
         try:
             raw = bool(s.when.evaluate(snap))
             rt.known = True

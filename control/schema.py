@@ -23,7 +23,6 @@ _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
 _PATH = Str(min_len=1)
 LOC_KEY = "_loc"
 KEYS_KEY = "_key_locs"
-INTERNAL_PREFIX = "_system/"
 
 
 class Located(Schema):
@@ -96,9 +95,6 @@ def _loop_check(loop: dict, field: str, raw: Any) -> list[ConfigError]:
         errs.append(ConfigError(loc, f"{field}.safe_output", "is required when bad_pv is safe"))
     if loop["mode"] == "cascade" and loop["sp_loop"] is None:
         errs.append(ConfigError(loc, f"{field}.mode", "cascade needs sp_loop (the master loop)"))
-    if loop["out"] is None and loop["mode"] != "manual":
-        # A loop without an output tag is only useful as a cascade master; checked site-wide.
-        pass
     for key in ("safe_output", "disabled_output"):
         v = loop.get(key)
         if v is not None and not loop["out_min"] <= v <= loop["out_max"]:

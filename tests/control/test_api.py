@@ -133,6 +133,8 @@ async def test_loop_commands_over_http(server):
     assert code == 200, body
     code, body = await call(ctx, "GET", "/commands/loops", VIEWER)
     assert code == 200 and body["chw"]["mode"] == "manual"
+    code, body = await call(ctx, "GET", "/commands/loops")        # tokens configured: reads need one
+    assert code == 401
     code, body = await call(ctx, "POST", "/commands/loops/chw", OPERATOR, {"mode": "sideways"})
     assert code == 409 and "mode must be one of" in body["error"]["message"]
     code, body = await call(ctx, "POST", "/commands/loops/chw", OPERATOR, {"mode": "auto", "sp": 6.5})

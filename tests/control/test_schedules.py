@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-import pytest
 
 from control import _async
 from control.calendar import Calendar, build_program

@@ -321,3 +321,23 @@ def test_elevator_taken_out_of_service_on_fault():
     car.request(10)
     assert not car.targets                                       # out of service: calls refused
     engine.stop()
+
+
+def test_rules_wait_for_the_first_reading_of_their_targets():
+    model = AirHandler("mall-ahu-1", rng("mall-ahu-1"), {"valve_pct": 0.0})
+    model.set("fan_cmd", False)
+    db, clock = make_db(model_specs(model, "mall/ahu-1", "mall-ahu-1"))
+    bridge = ModelBridge(db, clock, model, "mall/ahu-1", "mall-ahu-1")
+    engine = ControlEngine(section(AHU_SEQUENCE), db, clock)
+    engine.start()                                   # control starts before the collectors
+    execute(engine, SYSTEM, "_system/control/inputs/mall-ahu-1-run", True)
+    clock.advance(1.0)
+    rule = engine.rules["mall-ahu-1-start-stop"]
+    assert not rule.rt.known and "first reading" in rule.rt.last_error
+    assert not [r for r in engine.commands.records if r.source.startswith("rule:")]
+    bridge.start()                                   # the device is read: the sequence runs
+    for _ in range(20):
+        clock.advance(1.0)
+    assert model.get("fan_cmd") is True and engine.loop("mall-ahu-1-sat").state.mode == "auto"
+    engine.stop()
+    bridge.stop()
