@@ -74,6 +74,7 @@ class AlarmsResource(JsonResource):
             require(request, self.ctx, "tags.read")
 
     async def on_get(self, request) -> tuple[int, Any]:
+        """The alarm list, KPIs, journal or outbox."""
         self._check_read(request)
         seg = self._segments(request)
         if not seg:
@@ -105,6 +106,7 @@ class AlarmsResource(JsonResource):
         raise ApiError(404, "not_found", f"no such alarms resource: {'/'.join(seg)}")
 
     async def on_post(self, request) -> tuple[int, Any]:
+        """An operator action on one alarm, as the authenticated user."""
         seg = self._segments(request)
         if len(seg) != 1 or seg[0] not in _ACTIONS:
             raise ApiError(404, "not_found", f"POST to one of: {', '.join('/alarms/' + a for a in _ACTIONS)}")

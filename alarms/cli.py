@@ -107,6 +107,7 @@ def cmd_notify_test(args) -> int:
     result: list[str] = []
 
     async def main(reactor):
+        """Send and remember the outcome."""
         result.append(await send_test(reactor, site, args.channel, args.recipient, args.text))
 
     try:

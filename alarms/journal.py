@@ -227,6 +227,7 @@ class Journal:
         self._call = None
 
         def final(_=None) -> None:
+            """Write the rest synchronously."""
             if self._transitions or self._states:
                 trs, states, write = self._take()
                 try:

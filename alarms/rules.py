@@ -84,6 +84,7 @@ def compile_site(site) -> RuleSet:
     lim_tag, lim_limit, lim_sign, lim_db = [], [], [], []
 
     def owner(rule, tag, eq_id):
+        """(equipment, area, building) owning an alarm."""
         eq = equipment.get(rule.get("equipment") or eq_id or "")
         area = rule.get("area") or (eq.area if eq else None)
         building = eq.building if eq else None

@@ -143,6 +143,7 @@ def validate_site(site) -> list[ConfigError]:
     where = None
 
     def err(loc: Loc | None, field: str, msg: str) -> None:
+        """Record an error, located in the alarms: section when no location is given."""
         errors.append(ConfigError(loc if loc is not None else locate(field), field, msg))
 
     for key in ("priority", "comm_priority"):

@@ -42,6 +42,7 @@ class _Run:
     step0_sent: bool = False
 
     def cancel(self) -> None:
+        """Cancel every pending step."""
         for c in self.calls:
             if c.active():
                 c.cancel()
