@@ -1,0 +1,220 @@
+"""Alarm banner (every page), alarm counts and the alarm summary with acknowledge and shelve.
+
+The alarm engine (``ctx.provides["alarms"]``) is the source of truth; a
+session marks its alarm displays dirty on every ``AlarmTransition`` published
+on the event bus and redraws them on its next refresh tick.
+Operator actions go to the engine with the signed-in user and a comment,
+so the journal records who did what and why.
+
+Work orders: when the work-order module publishes
+``ctx.provides["alarm_work_orders"]`` (a callable ``alarm_id -> dict | None``
+with ``number`` and ``url``), the summary shows each alarm's work order.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from html import escape
+from typing import Any, Callable
+
+import pandas as pd
+import panel as pn
+
+from . import render as r
+from .auth import ACK, SHELVE
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PRIORITIES = {"critical": 1, "high": 2, "medium": 3, "low": 4}
+STATE_NAMES = {"unack_active": "Active, unacknowledged", "ack_active": "Active, acknowledged",
+               "rtn_unack": "Cleared, unacknowledged", "latched": "Latched", "shelved": "Shelved",
+               "suppressed": "Suppressed", "out_of_service": "Out of service", "normal": "Normal"}
+SHELVE_CHOICES = {"15 min": 900.0, "1 h": 3600.0, "8 h": 8 * 3600.0, "24 h": 86400.0}
+
+
+class AlarmSource:
+    """Reads alarms from the engine in operator order (priority, then newest first)."""
+
+    def __init__(self, engine: Any, site: Any, work_orders: Callable[[str], Any] | None = None) -> None:
+        self.engine = engine
+        section = site.section("alarms") or {}
+        self.rank = dict(section.get("priorities") or DEFAULT_PRIORITIES)
+        self.work_orders = work_orders
+
+    @property
+    def available(self) -> bool:
+        """False when the site runs without alarms."""
+        return self.engine is not None
+
+    def priorities(self) -> list[str]:
+        """Priority names, most urgent first."""
+        return sorted(self.rank, key=lambda p: self.rank[p])
+
+    def active(self, states=None, building: str | None = None, equipment: str | None = None) -> list:
+        """Annunciated alarms (or those in ``states``), most urgent and newest first."""
+        if self.engine is None:
+            return []
+        recs = self.engine.select(states=states, equipment=equipment)
+        if building is not None:
+            recs = [x for x in recs if x.definition.building == building]
+        return sorted(recs, key=lambda x: (self.rank.get(x.definition.priority, 99), -(x.since or 0)))
+
+    def counts(self, building: str | None = None) -> dict[str, int]:
+        """Annunciated alarms per priority."""
+        out = {p: 0 for p in self.priorities()}
+        for rec in self.active(building=building):
+            out[rec.definition.priority] = out.get(rec.definition.priority, 0) + 1
+        return out
+
+    def every(self) -> list:
+        """Every alarm that is not normal (for the summary with a state filter)."""
+        if self.engine is None:
+            return []
+        return self.active(states=[s for s in _states() if s.value != "normal"])
+
+
+def _states():
+    from alarms.events import AlarmState
+    return list(AlarmState)
+
+
+def counts_html(src: AlarmSource, building: str | None = None) -> str:
+    """Alarm counts by priority (grey zero, priority colour when any)."""
+    if not src.available:
+        return '<span class="none">alarms not configured</span>'
+    parts = []
+    for p, n in src.counts(building).items():
+        if n:
+            parts.append(f'{r.priority(p)} <b data-count="{escape(p)}">{n}</b>')
+        else:
+            parts.append(f'<span style="color:#666">{escape(p)} <span data-count="{escape(p)}">0</span></span>')
+    return " &nbsp; ".join(parts)
+
+
+def banner_html(src: AlarmSource, size: int) -> str:
+    """The newest highest-priority alarms, on every page."""
+    if not src.available:
+        return '<div class="banner"><span class="none">Alarms not configured for this site</span></div>'
+    recs = src.active()
+    unacked = sum(1 for x in recs if x.state.value in ("unack_active", "rtn_unack"))
+    if not recs:
+        return '<div class="banner hmi" data-banner="1"><span class="none">No active alarms</span></div>'
+    lines = []
+    for rec in recs[:size]:
+        d = rec.definition
+        when = datetime.fromtimestamp(rec.since, timezone.utc).strftime("%H:%M:%S") if rec.since else ""
+        lines.append(f'<div data-alarm="{escape(d.id)}">{r.priority(d.priority)} {escape(when)} '
+                     f'<b>{escape(_message(rec))}</b> <i>{escape(STATE_NAMES.get(rec.state.value, rec.state.value))}</i>'
+                     "</div>")
+    more = f"<div>{len(recs) - size} more in the alarm summary</div>" if len(recs) > size else ""
+    return (f'<div class="banner hmi" data-banner="1"><div>{len(recs)} active, {unacked} unacknowledged · '
+            f'{counts_html(src)}</div>{"".join(lines)}{more}</div>')
+
+
+def _message(rec) -> str:
+    try:
+        from alarms.engine import render_message
+        return render_message(rec)
+    except Exception:   # a template the engine cannot fill still shows the alarm id
+        return rec.definition.id
+
+
+def table(src: AlarmSource, recs: list) -> pd.DataFrame:
+    """The summary rows."""
+    rows = []
+    for rec in recs:
+        d = rec.definition
+        wo = src.work_orders(d.id) if src.work_orders is not None else None
+        rows.append({"id": d.id, "time": datetime.fromtimestamp(rec.since, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+                     if rec.since else "", "priority": d.priority, "rank": src.rank.get(d.priority, 99),
+                     "state": rec.state.value, "building": d.building or "", "area": d.area or "",
+                     "equipment": d.equipment or "", "message": _message(rec),
+                     "value": "" if rec.value is None else str(rec.value),
+                     "work order": (wo or {}).get("number", "") if isinstance(wo, dict) else ""})
+    cols = ["id", "time", "priority", "rank", "state", "building", "area", "equipment", "message", "value", "work order"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+class AlarmSummary:
+    """The alarm summary page: filters, a sortable table, acknowledge and shelve with a comment."""
+
+    def __init__(self, src: AlarmSource, principal: Any, notify: Callable[[], None]) -> None:
+        self.src = src
+        self.principal = principal
+        self.notify = notify
+        opts = ["(all)"]
+        self.building = pn.widgets.Select(name="Building", options=opts + sorted(
+            {x.definition.building for x in src.engine.records.values() if x.definition.building}) if src.available
+            else opts, width=160)
+        self.area = pn.widgets.Select(name="Area", options=opts + sorted(
+            {x.definition.area for x in src.engine.records.values() if x.definition.area}) if src.available else opts,
+            width=160)
+        self.priority = pn.widgets.Select(name="Priority", options=opts + src.priorities(), width=130)
+        self.state = pn.widgets.Select(name="State", options={"annunciated": "annunciated", **{
+            STATE_NAMES[s]: s for s in STATE_NAMES if s != "normal"}, "(all not normal)": "all"}, width=200)
+        self.grid = pn.widgets.Tabulator(table(src, []), show_index=False, selectable="checkbox", disabled=True,
+                                         hidden_columns=["rank"], height=420, sizing_mode="stretch_width",
+                                         pagination=None)
+        self.comment = pn.widgets.TextInput(name="Comment (required)", placeholder="why", width=320)
+        self.shelve_for = pn.widgets.Select(name="Shelve for", options=list(SHELVE_CHOICES), width=100)
+        self.ack = pn.widgets.Button(name="Acknowledge selected", button_type="primary", width=190,
+                                     disabled=not principal.can(ACK))
+        self.shelve = pn.widgets.Button(name="Shelve selected", width=150, disabled=not principal.can(SHELVE))
+        self.result = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.ack.on_click(lambda _e: self._act("ack"))
+        self.shelve.on_click(lambda _e: self._act("shelve"))
+        for w in (self.building, self.area, self.priority, self.state):
+            w.param.watch(lambda _e: self.refresh(), "value")
+        self.refresh()
+
+    def layout(self) -> pn.Column:
+        """The page."""
+        return pn.Column(pn.Row(self.building, self.area, self.priority, self.state),
+                         self.grid, pn.Row(self.comment, self.shelve_for),
+                         pn.Row(self.ack, self.shelve), self.result, sizing_mode="stretch_width")
+
+    def _selected(self) -> list[str]:
+        df = self.grid.value
+        return [df.iloc[i]["id"] for i in self.grid.selection if i < len(df)]
+
+    def refresh(self) -> None:
+        """Re-read the engine with the current filters (keeps the selection by alarm id)."""
+        keep = set(self._selected()) if len(self.grid.value) else set()
+        state = self.state.value
+        recs = self.src.every() if state in ("all",) else (
+            self.src.active() if state == "annunciated" else [x for x in self.src.every() if x.state.value == state])
+        for attr, key in ((self.building, "building"), (self.area, "area"), (self.priority, "priority")):
+            if attr.value != "(all)":
+                recs = [x for x in recs if getattr(x.definition, key) == attr.value]
+        df = table(self.src, recs)
+        self.grid.value = df
+        self.grid.selection = [i for i, aid in enumerate(df["id"]) if aid in keep]
+
+    def _act(self, action: str) -> None:
+        ids = self._selected()
+        comment = (self.comment.value or "").strip()
+        if not ids:
+            self.result.object = '<span class="v q-bad">Select one or more alarms first</span>'
+            return
+        if not comment:
+            self.result.object = '<span class="v q-bad">A comment is required</span>'
+            return
+        done, failed = [], []
+        for aid in ids:
+            try:
+                if action == "ack":
+                    self.src.engine.acknowledge(aid, self.principal.user, comment)
+                else:
+                    self.src.engine.shelve(aid, self.principal.user, comment, SHELVE_CHOICES[self.shelve_for.value])
+                done.append(aid)
+            except Exception as exc:  # the engine's refusal (already shelved, unknown) is shown as is
+                failed.append(f"{aid}: {exc}")
+        verb = "acknowledged" if action == "ack" else "shelved"
+        msg = f"{len(done)} {verb} by {escape(self.principal.user)}" if done else ""
+        if failed:
+            msg += "<br>" + "<br>".join(escape(f) for f in failed)
+        self.result.object = f'<div data-result="{action}">{msg}</div>'
+        self.comment.value = ""
+        self.notify()
+        self.refresh()

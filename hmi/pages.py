@@ -1,0 +1,278 @@
+"""The display hierarchy: site overview → building → equipment class → equipment detail.
+
+Each function returns a :class:`Page`: a Panel layout, the live blocks whose
+tags the session subscribes to while the page is shown, the blocks redrawn on
+alarm changes, and coroutines run once after the page is shown (history
+look-ups such as today's consumption).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html import escape
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import panel as pn
+
+from . import equipment as eqv
+from . import render as r
+from .aio import run
+from .alarms_view import AlarmSource, counts_html
+from .live import Block, Values
+from .model import SiteIndex, class_name
+
+log = logging.getLogger(__name__)
+
+BUTTONS_MAX = 40
+
+
+@dataclass
+class Page:
+    """What a session shows: layout, live blocks, alarm blocks, after-show coroutines."""
+
+    title: str
+    layout: Any
+    blocks: list[Block] = field(default_factory=list)
+    alarm_blocks: list[Block] = field(default_factory=list)
+    after: list[Callable[[], Any]] = field(default_factory=list)
+
+
+@dataclass
+class Env:
+    """Everything pages need: shared server objects plus the session's navigation and user."""
+
+    ix: SiteIndex
+    tags: Any
+    alarms: AlarmSource
+    go: Callable[..., None]
+    principal: Any
+    history: Any = None
+    faceplates: Any = None
+    asset_link: Callable[[str], Any] | None = None
+    clock: Any = None
+
+
+def _nav_button(env: Env, label: str, page: str, **args) -> pn.widgets.Button:
+    b = pn.widgets.Button(name=label, width=min(max(90, 9 * len(label)), 300), button_type="light")
+    b.on_click(lambda _e: env.go(page, **args))
+    return b
+
+
+def _alarm_block(env: Env, building: str | None = None) -> Block:
+    return Block([], lambda _v: f'<div class="hmi">Alarms: {counts_html(env.alarms, building)}</div>')
+
+
+def _health(v: Values, eqs: list) -> str:
+    bad = sum(1 for e in eqs if eqv.abnormal(v, e))
+    if not eqs:
+        return ""
+    if bad:
+        return f'<span class="lamp alarm" data-health="{bad}">{bad} of {len(eqs)} abnormal</span>'
+    return f'<span class="lamp off" data-health="0">{len(eqs)} normal</span>'
+
+
+def _sum(v: Values, paths: list[str]) -> tuple[float, int]:
+    total, missing = 0.0, 0
+    for p in paths:
+        n = v.number(p) if v.shown(p).state == "good" else None
+        if n is None:
+            missing += 1
+        else:
+            total += n
+    return total, missing
+
+
+def building_key_values(ix: SiteIndex, building: str) -> tuple[list[str], Callable[[Values], str]]:
+    """Paths and render function of a building's key values and equipment health."""
+    classes = ix.classes(building)
+    every = [e for eqs in classes.values() for e in eqs]
+    paths = [p for e in every for p in eqv.points_of(e)]
+
+    def render(v: Values) -> str:
+        items = []
+        meters = classes.get("meter", [])
+        if meters:
+            total, missing = _sum(v, [SiteIndex.point(m, "power_kw") for m in meters if SiteIndex.has(m, "power_kw")])
+            note = f' <b class="qb">{missing} not good</b>' if missing else ""
+            items.append(("Demand", f'<span class="v" data-key="demand">{total:,.1f} kW</span>{note}'))
+        lifts = classes.get("elevator", [])
+        if lifts:
+            ok = sum(1 for e in lifts if v.good(SiteIndex.point(e, "in_service")) is True)
+            faults = sum(1 for e in lifts if v.good(SiteIndex.point(e, "fault_code")))
+            items.append(("Elevators", f"{ok}/{len(lifts)} in service"
+                          + (f' <span class="lamp alarm">{faults} fault</span>' if faults else "")))
+        for cls, point, label in (("chiller", "running", "Chillers running"), ("ahu", "fan_status", "AHUs running"),
+                                  ("lighting", "status", "Lighting circuits on")):
+            eqs = classes.get(cls, [])
+            if eqs:
+                on = sum(1 for e in eqs if v.good(SiteIndex.point(e, point)))
+                items.append((label, f"{on}/{len(eqs)}"))
+        for e in classes.get("chiller", [])[:2]:
+            items.append((f"{e.name} CHW", eqv.val(v, e, "supply_temp", 1)))
+        for e in classes.get("parking", []):
+            if SiteIndex.has(e, "free"):
+                items.append(("Free spaces", eqv.val(v, e, "free", 0)))
+        items.append(("Equipment", _health(v, every)))
+        return '<div class="hmi">' + r.rows(items) + "</div>"
+    return paths, render
+
+
+def overview(env: Env) -> Page:
+    """Site overview: every building with key values, alarm counts and equipment health."""
+    cards, blocks, alarm_blocks = [], [], []
+    for b in env.ix.building_ids():
+        paths, render = building_key_values(env.ix, b)
+        block = Block(paths, render)
+        ab = _alarm_block(env, None if b == "site" else b)
+        blocks.append(block)
+        alarm_blocks.append(ab)
+        cards.append(pn.Column(_nav_button(env, env.ix.building_name(b), "building", id=b), ab.pane, block.pane,
+                               width=330, styles={"background": "#e8e8e8", "border": "1px solid #b8b8b8"},
+                               margin=4))
+    layout = pn.Column(pn.pane.HTML(f"<h3>{escape(env.ix.site.name)}: overview</h3>"),
+                       pn.FlexBox(*cards), sizing_mode="stretch_width")
+    return Page("Overview", layout, blocks, alarm_blocks)
+
+
+def building(env: Env, building_id: str) -> Page:
+    """One building: its equipment classes with summaries and health."""
+    blocks, cards = [], []
+    for cls, eqs in env.ix.classes(building_id).items():
+        view = eqv.VIEWS.get(cls, eqv.GENERIC)
+        shown = eqs[:12]
+        paths = [p for e in eqs for p in eqv.points_of(e, view)]
+
+        def render(v: Values, cls=cls, eqs=eqs, shown=shown, view=view) -> str:
+            head = "".join(f"<th>{escape(h)}</th>" for h in view.headers)
+            rows = "".join(f"<tr><th>{escape(e.name)}</th>" + "".join(f"<td>{c}</td>" for c in view.summary(env.ix, v, e))
+                           + "</tr>" for e in shown) if cls != "parking-space" else ""
+            more = f"<div>… {len(eqs) - len(shown)} more</div>" if len(eqs) > len(shown) else ""
+            grid = eqv.spaces_grid(v, eqs) if cls == "parking-space" else ""
+            return (f'<div class="hmi">{_health(v, eqs)}{grid}<table><tr><th></th>{head}</tr>{rows}</table>{more}</div>')
+        block = Block(paths, render)
+        blocks.append(block)
+        cards.append(pn.Column(_nav_button(env, f"{class_name(cls)} ({len(eqs)})", "class", building=building_id,
+                                           cls=cls), block.pane, styles={"background": "#e8e8e8",
+                                                                         "border": "1px solid #b8b8b8"},
+                               margin=4, min_width=420))
+    ab = _alarm_block(env, building_id)
+    layout = pn.Column(pn.pane.HTML(f"<h3>{escape(env.ix.building_name(building_id))}</h3>"), ab.pane,
+                       pn.FlexBox(*cards), sizing_mode="stretch_width")
+    return Page(env.ix.building_name(building_id), layout, blocks, [ab])
+
+
+def equipment_class(env: Env, building_id: str, cls: str) -> Page:
+    """Every equipment of one class in a building, with its summary values."""
+    eqs = env.ix.of_class(cls, building_id)
+    view = eqv.VIEWS.get(cls, eqv.GENERIC)
+    paths = [p for e in eqs for p in eqv.points_of(e, view)]
+    baseline: dict[str, float] = {}
+    after = []
+    if cls == "meter" and env.history is not None:
+        after.append(lambda: _load_midnight(env, [SiteIndex.point(e, "energy_kwh") for e in eqs], baseline, block))
+
+    def render(v: Values) -> str:
+        if cls == "parking-space":
+            return '<div class="hmi">' + eqv.spaces_grid(v, eqs) + "</div>"
+        heads = list(view.headers) + (["today"] if cls == "meter" else [])
+        head = "".join(f"<th>{escape(h)}</th>" for h in heads)
+        body = []
+        for e in eqs:
+            cells = view.summary(env.ix, v, e)
+            if cls == "meter":
+                cells.append(_today(v, e, baseline))
+            body.append(f"<tr><th>{escape(e.name)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        return f'<div class="hmi"><table><tr><th></th>{head}</tr>{"".join(body)}</table></div>'
+    block = Block(paths, render)
+    if len(eqs) <= BUTTONS_MAX:
+        chooser = pn.FlexBox(*[_nav_button(env, e.name, "equipment", id=e.id) for e in eqs])
+    else:
+        pick = pn.widgets.Select(name="Equipment", options={e.name: e.id for e in eqs}, width=260)
+        open_btn = pn.widgets.Button(name="Open", width=80, align="end")
+        open_btn.on_click(lambda _e: env.go("equipment", id=pick.value))
+        chooser = pn.Row(pick, open_btn)
+    title = f"{env.ix.building_name(building_id)} · {class_name(cls)}"
+    layout = pn.Column(pn.pane.HTML(f"<h3>{escape(title)}</h3>"), chooser, block.pane, sizing_mode="stretch_width")
+    return Page(title, layout, [block], [], after)
+
+
+def _today(v: Values, eq, baseline: dict[str, float]) -> str:
+    path = SiteIndex.point(eq, "energy_kwh")
+    now = v.number(path)
+    base = baseline.get(path)
+    if now is None or base is None or v.shown(path).state != "good":
+        return '<span class="v q-waiting">—</span>'
+    return f'<span class="v" data-today="{escape(path)}">{now - base:,.2f} kWh</span>'
+
+
+async def _load_midnight(env: Env, paths: list[str], baseline: dict[str, float], block: Block) -> None:
+    """Energy registers at local midnight (the site's time zone) from the historian."""
+    tz = ZoneInfo(env.ix.site.timezone)
+    now = datetime.fromtimestamp(env.clock.seconds(), timezone.utc).astimezone(tz)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    try:
+        readings = await run(env.history.readings_at(paths, midnight))
+    except Exception as exc:   # no history yet: "today" stays blank rather than wrong
+        log.info("midnight readings unavailable: %s", exc)
+        return
+    for p, pt in readings.items():
+        if pt is not None and pt.value is not None and not pt.quality.is_bad:
+            baseline[p] = float(pt.value)
+
+
+def equipment_detail(env: Env, eq_id: str) -> Page:
+    """One equipment: schematic, commands, its alarms, every point, links to trend and asset."""
+    eq = env.ix.equipment[eq_id]
+    view = eqv.view_of(eq)
+    graphic = Block(eqv.points_of(eq, view) if view.points else list(eq.tags),
+                    lambda v: '<div class="hmi">' + view.detail(env.ix, v, eq) + "</div>")
+    points = Block(list(eq.tags), lambda v: '<div class="hmi">' + eqv.points_table(v, eq) + "</div>")
+    baseline: dict[str, float] = {}
+    after = []
+    extra_blocks = []
+    if eq.equipment_class == "meter" and SiteIndex.has(eq, "energy_kwh"):
+        today = Block([SiteIndex.point(eq, "energy_kwh")],
+                      lambda v: f'<div class="hmi">Today\'s consumption: {_today(v, eq, baseline)}</div>')
+        extra_blocks.append(today)
+        if env.history is not None:
+            after.append(lambda: _load_midnight(env, [SiteIndex.point(eq, "energy_kwh")], baseline, today))
+
+    def alarms_html(_v) -> str:
+        recs = env.alarms.active(equipment=eq.id)
+        if not recs:
+            return '<div class="hmi">No active alarms on this equipment</div>'
+        return '<div class="hmi">' + "".join(
+            f"<div>{r.priority(x.definition.priority)} {escape(x.definition.id)} · {escape(x.state.value)}</div>"
+            for x in recs) + "</div>"
+    alarm_block = Block([], alarms_html)
+    widgets, loop_blocks = env.faceplates.for_equipment(eq) if env.faceplates is not None else ([], [])
+    b = env.ix.buildings.get(eq.building)
+    facts = (f"{class_name(eq.equipment_class)} · {escape(b.name if b else (eq.building or 'site'))}"
+             f"{' · ' + escape(eq.area) if eq.area else ''} · device {escape(eq.device or '—')}")
+    link = pn.pane.HTML("", sizing_mode="stretch_width")
+    if env.asset_link is not None:
+        after.append(lambda: _asset(env, eq.id, link))
+    numeric = [p for p in eq.tags if env.tags.spec(p).is_numeric and env.tags.spec(p).history]
+    header = pn.Row(pn.pane.HTML(f"<h3>{escape(eq.name)}</h3><div>{facts}</div>"),
+                    _nav_button(env, "Trend", "trends", tags=",".join(numeric[:4])), link)
+    nav = pn.Row(_nav_button(env, f"◀ {class_name(eq.equipment_class)}", "class", building=eq.building or "site",
+                             cls=eq.equipment_class))
+    left = pn.Column(graphic.pane, *[x.pane for x in extra_blocks], pn.pane.HTML("<h4>Alarms</h4>"), alarm_block.pane,
+                     pn.pane.HTML("<h4>Points</h4>"), points.pane, sizing_mode="stretch_width")
+    right = pn.Column(*widgets, width=380)
+    layout = pn.Column(nav, header, pn.Row(left, right, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+    return Page(eq.name, layout, [graphic, points, *extra_blocks, *loop_blocks], [alarm_block], after)
+
+
+async def _asset(env: Env, eq_id: str, pane: pn.pane.HTML) -> None:
+    try:
+        found = await env.asset_link(eq_id)
+    except Exception as exc:   # the business database being busy must not break the page
+        log.info("asset lookup for %s failed: %s", eq_id, exc)
+        return
+    if found:
+        pane.object = (f'<a href="{escape(found["url"])}" target="_blank" data-asset="{escape(str(found["id"]))}">'
+                       f'Asset {escape(found.get("code") or str(found["id"]))} ↗</a>')
