@@ -176,7 +176,9 @@ class AlarmRecord:
                 "shelved_by": self.shelved_by, "shelved_until": self.shelved_until,
                 "shelve_reason": self.shelve_reason, "suppressed": self.suppressed,
                 "out_of_service": self.out_of_service, "since": self.since,
-                "activated_at": self.activated_at, "value": None if self.value is None else str(self.value)}
+                "activated_at": self.activated_at,
+                "value": self.value if self.value is None or isinstance(self.value, (bool, int, float, str))
+                else str(self.value)}
 
     def restore(self, row: dict) -> None:
         """Load persisted fields saved by :meth:`to_row`."""

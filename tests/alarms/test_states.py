@@ -213,6 +213,7 @@ def test_states_survive_a_restart(tmp_path, clock):
 
     h2 = Harness(site, clock, create_engine(url)).start()
     assert h2.state(H) == "ack_active"
+    assert h2.engine.get(HH).value == pytest.approx(12.5)      # the value keeps its type
     assert h2.state(HH) == "shelved"
     assert h2.state(FAULT) == "unack_active"
     # Hysteresis continues across the restart: 8.8 is inside the deadband, the alarm holds.
