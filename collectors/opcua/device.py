@@ -276,7 +276,12 @@ class OpcUaDevice:
                 keep[k] = False
                 strings.append((row, v, code, src[k]))
                 continue
-            vals[k] = v
+            try:
+                vals[k] = v
+            except (TypeError, ValueError):
+                # An array or structure where the site expects a scalar: a configuration problem.
+                keep[k] = False
+                strings.append((row, None, BAD_CONFIG_ERROR.code, src[k]))
         if not keep.all():
             rows, vals, codes, src = rows[keep], vals[keep], codes[keep], src[keep]
         if len(rows):
@@ -291,12 +296,14 @@ class OpcUaDevice:
         now = self._db.now_ns()
         values, quality_only = [], []
         for row, v, code, src in items:
-            if v is None and not self._is_str[row]:
-                quality_only.append((row, code))
+            if not self._is_str[row]:
+                # No value (or a string for a numeric tag): keep the last value, take the status.
+                quality_only.append((row, code if v is None else BAD_CONFIG_ERROR.code))
                 continue
+            if v is not None and not isinstance(v, str):
+                v = str(v)              # a string tag fed another type: keep it readable
             ts = ns_to_utc(int(src) or now)
-            values.append(TagValue(self.tags[row].path, v if self._is_str[row] or v is None else None,
-                                   Quality(int(code)), ts, ts))
+            values.append(TagValue(self.tags[row].path, v, Quality(int(code)), ts, ts))
         if values:
             try:
                 self._db.update(values)
