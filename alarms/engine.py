@@ -117,6 +117,10 @@ class AlarmEngine:
         for r, cond in zip(changed.tolist(), new.tolist()):
             self.condition(self.rules.limit_alarms[r], cond, by_value.get(int(tag_of[r])))
 
+    def raw_condition(self, alarm_id: str) -> bool:
+        """The last undelayed condition of an alarm (evaluators use it for hysteresis)."""
+        return self._raw.get(alarm_id, self.records[alarm_id].active)
+
     def condition(self, alarm_id: str, raw: bool, value: Any = None) -> None:
         """A raw (undelayed) condition for one alarm; on/off delays apply here."""
         rec = self.records[alarm_id]

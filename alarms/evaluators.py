@@ -153,7 +153,7 @@ class Evaluators:
         per, direction = d.params["per"], d.params["direction"]
         rate = (float(tv.value) - float(prev.value)) / dt * per
         signed = {"rise": rate, "fall": -rate}.get(direction, abs(rate))
-        hold = self.engine._raw.get(d.id, False)
+        hold = self.engine.raw_condition(d.id)
         threshold = d.limit - d.deadband if hold else d.limit
         active = signed > threshold
         self.engine.condition(d.id, active, round(rate, 6))
@@ -177,7 +177,7 @@ class Evaluators:
         if v is None or spv is None:
             return
         dev = v - spv
-        hold = self.engine._raw.get(d.id, False)
+        hold = self.engine.raw_condition(d.id)
         db = d.deadband if hold else 0.0
         high, low = d.params["high"], d.params["low"]
         active = (high is not None and dev > high - db) or (low is not None and dev < -(low - db))
