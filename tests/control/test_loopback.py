@@ -30,10 +30,9 @@ templates:
     tags:
       - {{name: fan_cmd, type: bool, address: "co:0", access: rw}}
       - {{name: fan_status, type: bool, address: "di:0"}}
-      # Valve in ‰, unscaled: tagdb refuses fractional engineering values for scaled integer tags.
-      - {{name: valve_permille, type: uint16, address: "hr:0", units: "‰", range: [0, 1000], access: rw}}
-      - {{name: sat_setpoint, type: int16, address: "hr:1", scaling: {{raw: [0, 10], eng: [0, 1]}}, access: rw, range: [10, 25]}}
-      - {{name: supply_air_temp, type: int16, address: "ir:0", scaling: {{raw: [0, 10], eng: [0, 1]}}}}
+      - {{name: valve_pct, type: float32, address: "hr:0", units: "%", range: [0, 100], access: rw}}
+      - {{name: sat_setpoint, type: float32, address: "hr:2", access: rw, range: [10, 25]}}
+      - {{name: supply_air_temp, type: float32, address: "ir:0"}}
 devices:
   ahu-1: {{protocol: modbus, endpoint: "tcp://127.0.0.1:{port}", unit_id: 1, timeout: 0.5, retries: 0, scan_groups: {{default: 0.25s}}}}
 equipment:
@@ -48,13 +47,12 @@ control:
   loops:
     sat:
       pv: mall/ahu-1/supply_air_temp
-      out: mall/ahu-1/valve_permille
-      out_max: 1000
+      out: mall/ahu-1/valve_pct
       sp_tag: mall/ahu-1/sat_setpoint
-      kp: 60
+      kp: 6
       ti: 6s
       action: direct
-      rate_limit: 400
+      rate_limit: 40
       interval: 0.25s
       bad_pv: safe
       safe_output: 50
