@@ -56,7 +56,7 @@ def page(api, default_lang: str = "zh") -> pn.Column:
         buildings = await run(api, building_options, api.crud, principal)
         property_id = await run(api, _first_property, api.crud, principal)
         langs = pn.widgets.RadioButtonGroup(options=list(LANGS), value=lang, width=120)
-        out = pn.widgets.Button(name=t("logout", lang), width=90)
+        out = pn.widgets.Button(label=t("logout", lang), width=90)
 
         def switch(event):
             state["lang"] = event.new
@@ -73,9 +73,9 @@ def page(api, default_lang: str = "zh") -> pn.Column:
 
     def show_login():
         lang = state["lang"]
-        user = pn.widgets.TextInput(name=t("login.username", lang), width=260)
-        password = pn.widgets.PasswordInput(name=t("login.password", lang), width=260)
-        button = pn.widgets.Button(name=t("login.submit", lang), button_type="primary", width=260)
+        user = pn.widgets.TextInput(label=t("login.username", lang), width=260)
+        password = pn.widgets.PasswordInput(label=t("login.password", lang), width=260)
+        button = pn.widgets.Button(label=t("login.submit", lang), color="primary", width=260)
         message = pn.pane.Markdown("", styles={"color": "#b00"})
 
         async def submit(_):

@@ -29,9 +29,9 @@ def _frame(result: dict) -> pd.DataFrame:
 
 def searchable_table(api, principal, collection: str, lang: str, filters_widget=None) -> pn.Column:
     """A search box and a table of one collection, refreshed on every search."""
-    search = pn.widgets.TextInput(name=t("search", lang), placeholder=t("search", lang) + "…", width=260)
+    search = pn.widgets.TextInput(label=t("search", lang), placeholder=t("search", lang) + "…", width=260)
     grid = pn.widgets.Tabulator(pd.DataFrame(), pagination="local", page_size=20, disabled=True,
-                                show_index=False, sizing_mode="stretch_width", name=collection)
+                                show_index=False, sizing_mode="stretch_width")
     note = pn.pane.Markdown("")
 
     async def refresh(*_):
@@ -55,11 +55,11 @@ def searchable_table(api, principal, collection: str, lang: str, filters_widget=
 def record_form(api, principal, collection: str, lang: str, fixed: dict | None = None,
                 on_saved=None) -> pn.Card:
     """A form for a new record; field errors from validation are shown next to each field."""
-    inputs = {name: pn.widgets.TextInput(name=column_label(name, lang)) for name in data.FORMS[collection]
+    inputs = {name: pn.widgets.TextInput(label=column_label(name, lang)) for name in data.FORMS[collection]
               if name not in (fixed or {})}
     errors = {name: pn.pane.Markdown("", styles={"color": "#b00"}) for name in inputs}
     status = pn.pane.Markdown("")
-    button = pn.widgets.Button(name=t("save", lang), button_type="primary")
+    button = pn.widgets.Button(label=t("save", lang), color="primary")
 
     async def save(_):
         values = {**(fixed or {}), **{k: w.value for k, w in inputs.items()}}
@@ -82,7 +82,7 @@ def record_form(api, principal, collection: str, lang: str, fixed: dict | None =
 
 def units_view(api, principal, lang: str, buildings: dict[str, int]) -> pn.Column:
     """Buildings and units with a building filter, search and a new-unit form."""
-    pick = pn.widgets.Select(name=t("building", lang), options={t("all", lang): 0, **buildings}, width=220)
+    pick = pn.widgets.Select(label=t("building", lang), options={t("all", lang): 0, **buildings}, width=220)
     units = searchable_table(api, principal, "units", lang, pick)
     return pn.Column(units, record_form(api, principal, "units", lang, on_saved=units.refresh),
                      sizing_mode="stretch_width")
@@ -100,7 +100,7 @@ def staff_view(api, principal, lang: str) -> pn.Column:
     """Staff table and the last week's attendance (lateness, absence)."""
     staff = searchable_table(api, principal, "staff", lang)
     grid = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, pagination="local", page_size=20,
-                                show_index=False, sizing_mode="stretch_width", name="attendance")
+                                show_index=False, sizing_mode="stretch_width")
     keys = ("day", "employee_no", "name", "shift", "status", "late_minutes", "early_leave_minutes")
 
     async def load():
@@ -113,9 +113,8 @@ def staff_view(api, principal, lang: str) -> pn.Column:
 def assets_view(api, principal, lang: str) -> pn.Column:
     """The equipment ledger, and the live values of one asset."""
     assets = searchable_table(api, principal, "assets", lang)
-    ident = pn.widgets.IntInput(name=t("col.id", lang), value=0, width=140)
-    live = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, sizing_mode="stretch_width",
-                                name="live")
+    ident = pn.widgets.IntInput(label=t("col.id", lang), value=0, width=140)
+    live = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, sizing_mode="stretch_width")
     info = pn.pane.Markdown(t("asset.pick", lang))
 
     async def show(event):

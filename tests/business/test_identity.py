@@ -99,11 +99,9 @@ def test_password_and_tokens_never_stored_or_logged_in_clear(db, clock, user_id,
         assert secret not in everything
         assert secret not in caplog.text
     if db.dialect == "sqlite":
-        raw = open(db.engine.url.database, "rb").read()
-        wal = db.engine.url.database + "-wal"
-        import os
-        if os.path.exists(wal):
-            raw += open(wal, "rb").read()
+        from pathlib import Path
+        main, wal = Path(db.engine.url.database), Path(db.engine.url.database + "-wal")
+        raw = main.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
         for secret in secrets:
             assert secret.encode() not in raw
 
