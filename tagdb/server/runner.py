@@ -23,6 +23,9 @@ log = logging.getLogger("spms.server")
 #: Exit status when start-up fails.
 START_FAILED_STATUS = 1
 
+#: How long a signal during the build may wait for the build to finish before the exit is forced.
+BUILD_GRACE = 60.0
+
 
 def shutdown_grace(root: RootService) -> float:
     """How long an orderly shutdown may take before the watchdog forces the exit."""
@@ -83,9 +86,8 @@ def run_site(site, data_dir: Path | str, *, api_port: int | None = None,
     ctx = make_context(site, reactor, data_dir)
     if api_port is not None:
         ctx.provides["api_port"] = api_port
-    root = build_root(site, reactor, data_dir, context=ctx, start_timeout=start_timeout,
-                      stop_timeout=stop_timeout)
     status = [0]
+    tree: list[RootService] = []
 
     def failed(error: ComponentStartError) -> None:
         print(f"spms: start-up failed: {error}", file=sys.stderr, flush=True)
@@ -94,13 +96,24 @@ def run_site(site, data_dir: Path | str, *, api_port: int | None = None,
             reactor.stop()
 
     def shutdown() -> None:
-        d = root.stopService()
+        if not tree:
+            return  # a signal during the build: run_site returns before starting anything
+        d = tree[0].stopService()
         d.addBoth(lambda _: reactor.stop() if reactor.running else None)
 
-    signals = ShutdownSignals(shutdown, reactor.callFromThread, grace=shutdown_grace(root))
-    start_when_running(reactor, root, on_started, failed, signals)
-    signals.install()  # covers the moment before the loop runs; re-asserted once it does
+    # Installed before the build (factories can take seconds: migrations, seeding), so a
+    # signal then ends the run cleanly instead of killing the process mid-way.
+    signals = ShutdownSignals(shutdown, reactor.callFromThread, grace=BUILD_GRACE)
+    signals.install()
     try:
+        root = build_root(site, reactor, data_dir, context=ctx, start_timeout=start_timeout,
+                          stop_timeout=stop_timeout)
+        if signals.received:
+            log.info("stopped before start-up")
+            return 0
+        tree.append(root)
+        signals.grace = shutdown_grace(root)
+        start_when_running(reactor, root, on_started, failed, signals)
         reactor.run()
     finally:
         signals.uninstall()

@@ -54,7 +54,7 @@ class ShutdownSignals:
                  grace: float, exit: Callable[[int], None] = os._exit) -> None:
         self._shutdown = shutdown
         self._call_from_thread = call_from_thread
-        self._grace = grace
+        self.grace = grace
         self._exit = exit
         self._received: list[int] = []
         self._previous: dict[int, object] = {}
@@ -95,8 +95,8 @@ class ShutdownSignals:
         name = signal.Signals(signum).name
         if len(self._received) == 1:
             _say(f"spms: {name} received, stopping (send it again to force exit)")
-            self._watchdog = threading.Timer(self._grace, self._force, args=("shutdown took longer than "
-                                                                              f"{self._grace:g} s",))
+            self._watchdog = threading.Timer(self.grace, self._force,
+                                             args=(f"shutdown took longer than {self.grace:g} s",))
             self._watchdog.daemon = True
             self._watchdog.start()
             self._call_from_thread(self._shutdown)

@@ -1,9 +1,12 @@
-"""Helper process for the forced-exit test: a site whose last component never finishes stopping.
+"""Helper process for the signal tests: a component that never finishes stopping.
 
-Run as ``python hanging_server.py DATA_DIR``; not a test module.
+Run as ``python hanging_server.py DATA_DIR [slow-build]``; not a test module.
+With ``slow-build`` the component's factory announces itself on stdout and then
+takes 3 s, so a signal can be sent while the tree is being built.
 """
 
 import sys
+import time
 import types
 
 from twisted.application.service import Service
@@ -28,8 +31,15 @@ class Stuck(Service):
         return Deferred()
 
 
+def from_config(ctx):
+    if sys.argv[2:] == ["slow-build"]:
+        print("building stuck", flush=True)
+        time.sleep(3)  # a slow factory (a migration, say): the signal arrives meanwhile
+    return Stuck()
+
+
 module = types.ModuleType("spms_test_stuck")
-module.from_config = lambda ctx: Stuck()
+module.from_config = from_config
 sys.modules["spms_test_stuck"] = module
 # Only the tag server's own components around the stuck one: this process tests signal
 # handling, not the other packages (whose start-up the `spms run` tests cover).

@@ -146,6 +146,21 @@ def test_second_signal_forces_exit(tmp_path):
 
 
 @pytest.mark.slow
+def test_signal_during_the_build_ends_the_run_before_anything_starts(tmp_path):
+    proc = Proc([sys.executable, str(Path(__file__).with_name("hanging_server.py")), str(tmp_path), "slow-build"],
+                ROOT)
+    try:
+        proc.wait_stdout(r"building stuck")
+        proc.p.send_signal(signal.SIGTERM)
+        assert proc.p.wait(timeout=30) == 0, proc.stderr
+    finally:
+        proc.kill()
+    assert "SIGTERM received" in proc.stderr
+    assert "stopped before start-up" in proc.stderr
+    assert order(proc.stderr, "starting") == []
+
+
+@pytest.mark.slow
 def test_component_failing_to_start_exits_1_naming_it(tiny, tmp_path):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
