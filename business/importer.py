@@ -81,12 +81,20 @@ def _import(s: Session, crud: Crud, principal: Principal, kind: str, text: str, 
         if blank:
             errors += [{"row": line, "field": c, "message": "is required"} for c in blank]
             continue
+        # PostgreSQL aborts the whole transaction on a failed statement: a savepoint per row keeps
+        # the other rows checkable. (SQLite's driver mishandles savepoints; there a bad row only
+        # means the file is rolled back at the end, which happens anyway.)
+        savepoint = s.begin_nested() if s.get_bind().dialect.name == "postgresql" else None
         try:
             with s.no_autoflush:
                 outcome = handler(s, crud, principal, prop, row)
             s.flush()
+            if savepoint is not None:
+                savepoint.commit()
             report[outcome] += 1
         except BusinessError as exc:
+            if savepoint is not None and savepoint.is_active:
+                savepoint.rollback()
             if exc.fields:
                 errors += [{"row": line, "field": f, "message": m} for f, m in exc.fields.items()]
             else:
