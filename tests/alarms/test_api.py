@@ -134,3 +134,13 @@ async def test_permissions_and_errors(api):
     code, body = await api.call("GET", "/journal?since=yesterday", OPERATOR)
     assert code == 400
     assert engine.get(H).state.value == "unack_active"
+
+
+@pytest_twisted.ensureDeferred
+async def test_operations_are_documented_in_openapi(api):
+    resp = await treq.get(api.ctx.provides["api_url"] + "/openapi.json")
+    doc = json.loads(await resp.content())
+    assert resp.code == 200
+    assert doc["paths"]["/alarms/ack"]["post"]["x-permission"] == "alarms.ack"
+    assert doc["paths"]["/alarms/shelve"]["post"]["x-permission"] == "alarms.shelve"
+    assert "get" in doc["paths"]["/alarms/journal"]
