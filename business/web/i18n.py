@@ -27,6 +27,8 @@ MESSAGES: dict[str, tuple[str, str]] = {   # key: (zh, en)
     "all": ("全部", "All"),
     "attendance": ("考勤", "Attendance"),
     "live": ("实时数据", "Live values"),
+    "run_hours": ("运行小时", "Run hours"),
+    "alarms": ("活动报警", "Active alarms"),
     "asset.pick": ("输入设备编号查看实时数据", "Enter an asset id to see live values"),
     "col.id": ("编号", "ID"), "col.code": ("代码", "Code"), "col.name": ("名称", "Name"),
     "col.floor": ("楼层", "Floor"), "col.use": ("用途", "Use"), "col.gross_area": ("建筑面积", "Gross area"),

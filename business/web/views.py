@@ -126,7 +126,10 @@ def assets_view(api, principal, lang: str) -> pn.Column:
             info.object = f"✖ {getattr(exc, 'message', exc)}"
             return
         view = live_view(api.ctx, asset)
-        info.object = f"**{asset['name']}** · {asset.get('equipment_id') or '—'} · run hours: {view['run_hours']}"
+        alarms = "; ".join(f"{a['priority']}: {a['message'] or a['id']}" for a in view["alarms"]) or "—"
+        info.object = (f"**{asset['name']}** · {asset.get('equipment_id') or '—'} · "
+                       f"{t('run_hours', lang)}: {view['run_hours'] if view['run_hours'] is not None else '—'} · "
+                       f"{t('alarms', lang)}: {alarms}")
         live.value = pd.DataFrame([[v["path"], v["value"], v["good"]] for v in view["values"]],
                                   columns=[column_label(k, lang) for k in ("path", "value", "good")])
     ident.param.watch(lambda e: asyncio.ensure_future(show(e)), "value")
