@@ -1,34 +1,58 @@
-"""`spms demo` end to end: every component of the demo estate starts, answers, and stops in reverse."""
+"""The demo estate end to end: every component starts, answers, and stops in reverse.
+
+The demo's own files are copied and its fixed listening ports (HMI, business web)
+moved to free ones, so the test also runs while someone has `spms demo` open.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import socket
 import urllib.request
 
 import pytest
 
+from tagdb.cli.run import DEMO_SITE
+
 from .test_process import BIN, ROOT, Proc, order, wait_healthy
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def free_port_offset(base: int = 15020, span: int = 40) -> int:
     """An offset that moves the demo's simulated devices onto currently free ports."""
     for _ in range(20):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + span < 65000 and port > base:
+        port = free_port()
+        if base < port < 65000 - span:
             return port - base
     raise AssertionError("no free port range found")
 
 
+def demo_copy(tmp_path):
+    site = tmp_path / "demo-site"
+    shutil.copytree(DEMO_SITE, site, ignore=shutil.ignore_patterns("var"))
+    for name, fixed in (("hmi.yaml", "port: 5011"), ("business.yaml", "port: 5010")):
+        path = site / name
+        if path.exists():
+            path.write_text(path.read_text().replace(fixed, f"port: {free_port()}"))
+    return site
+
+
 @pytest.mark.slow
 def test_demo_starts_every_component_and_stops_in_reverse(tmp_path):
-    proc = Proc([str(BIN / "spms"), "demo", "--data-dir", str(tmp_path / "demo"), "--api-port", "0"], ROOT,
-                env={"SPMS_SIM_PORT_OFFSET": str(free_port_offset())})
+    site = demo_copy(tmp_path)
+    proc = Proc([str(BIN / "spms"), "run", str(site), "--data-dir", str(tmp_path / "data"), "--api-port", "0"],
+                ROOT, env={"SPMS_SIM_PORT_OFFSET": str(free_port_offset())})
     try:
         url = proc.wait_stdout(r"REST API\s+(http://127\.0\.0\.1:\d+/api/v1)", timeout=180).group(1)
+        if (site / "hmi.yaml").exists():
+            proc.wait_stdout(r"HMI\s+http://127\.0\.0\.1:\d+/", timeout=10)
         health = wait_healthy(url, timeout=60)
         assert health["status"] == "ok", health
         for name in ("tagdb", "simulators", "collectors", "api"):
@@ -44,3 +68,11 @@ def test_demo_starts_every_component_and_stops_in_reverse(tmp_path):
     started = order(proc.stderr, "started")
     assert started[0] == "tagdb" and started[-1] == "api"
     assert order(proc.stderr, "stopped") == list(reversed(started))
+
+
+def test_demo_command_runs_the_bundled_site():
+    assert (DEMO_SITE / "site.yaml").is_file()
+    from tagdb.cli.run import load_or_report
+
+    site = load_or_report(DEMO_SITE)
+    assert site is not None and site.tags
