@@ -12,7 +12,7 @@ MESSAGES: dict[str, tuple[str, str]] = {   # key: (zh, en)
     "login.locked": ("账户已锁定，请稍后再试", "Account locked, try again later"),
     "logout": ("退出", "Sign out"),
     "search": ("搜索", "Search"),
-    "total": ("共 {n} 条", "{n} records"),
+    "total": ("共 {n} 条", "records: {n}"),
     "save": ("保存", "Save"),
     "saved": ("已保存", "Saved"),
     "invalid": ("输入有误", "Please correct the highlighted fields"),

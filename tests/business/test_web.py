@@ -66,7 +66,7 @@ async def test_served_page_login_and_units_table(tmp_path, chromium_path):
     server = await start(tmp_path, f"sqlite:///{tmp_path / 'b.db'}",
                          web={"enabled": True, "port": port, "language": "zh"})
     try:
-        world_for(server)
+        w = world_for(server)
         server.add_user("mgr", [("manager", "building:tower-a")], password="Manager-Pass-1")
         url = server.ctx.provides["business_web_url"]
 
@@ -97,6 +97,12 @@ async def test_served_page_login_and_units_table(tmp_path, chromium_path):
                 await page.get_by_text("Elevator A1").first.wait_for(timeout=30000)
                 await page.get_by_text("en", exact=True).click()
                 await page.get_by_text("Gross area").first.wait_for(timeout=30000)
+                await page.get_by_text("Assets", exact=True).click()
+                await page.get_by_text("Elevator A1").first.wait_for(timeout=30000)
+                spin = page.locator(".bk-input-group input").last
+                await spin.fill(str(w["aA"]))
+                await spin.press("Enter")
+                await page.get_by_text("Run hours").first.wait_for(timeout=30000)
                 await page.screenshot(path=str(tmp_path / "english.png"))
                 text += await page.content()
                 await browser.close()
