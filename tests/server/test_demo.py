@@ -61,7 +61,8 @@ def test_demo_starts_every_component_and_stops_in_reverse(tmp_path):
         with urllib.request.urlopen(f"{url}/openapi.json", timeout=10) as resp:
             doc = json.load(resp)
         assert {"/health", "/tags", "/tags/{path}", "/tags/{path}/write"} <= set(doc["paths"])
-        proc.p.send_signal(signal.SIGTERM)
+        # Ctrl-C: Panel (HMI, business web) installs its own SIGINT handler; ours must win.
+        proc.p.send_signal(signal.SIGINT)
         assert proc.p.wait(timeout=120) == 0, proc.stderr[-5000:]
     finally:
         proc.kill()
