@@ -34,9 +34,9 @@ def candidates(s: Session, now: datetime, order: WorkOrder, exclude: tuple[int, 
         return []
     ids = [st.id for st in pool]
     load = dict(s.execute(select(WorkOrder.assignee_staff_id, func.count()).where(
-        WorkOrder.assignee_staff_id.in_(ids), WorkOrder.state.in_(BUSY_STATES)).group_by(WorkOrder.assignee_staff_id)))
+        WorkOrder.assignee_staff_id.in_(ids), WorkOrder.state.in_(BUSY_STATES)).group_by(WorkOrder.assignee_staff_id)).all())
     last = dict(s.execute(select(WorkOrder.assignee_staff_id, func.max(WorkOrder.assigned_at)).where(
-        WorkOrder.assignee_staff_id.in_(ids)).group_by(WorkOrder.assignee_staff_id)))
+        WorkOrder.assignee_staff_id.in_(ids)).group_by(WorkOrder.assignee_staff_id)).all())
     epoch = datetime.min.replace(tzinfo=now.tzinfo)
 
     def key(st: Staff):
