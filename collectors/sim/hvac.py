@@ -46,6 +46,7 @@ class Chiller(ModbusModel):
         self._supply = 12.0
 
     def step(self, dt: float, hour: float) -> None:
+        """Run status follows the command; supply water follows the setpoint; load follows the day."""
         cmd = bool(self.get("run_cmd")) and not self.failed
         self.set("running", cmd)
         load = min(1.0, max(0.0, cooling_demand(hour) * (0.9 + 0.2 * self.rng.random())))
@@ -114,6 +115,7 @@ class AirHandler(ModbusModel):
         return mixed - valve * 0.85 * (mixed - coil_leaving)
 
     def step(self, dt: float, hour: float) -> None:
+        """Advance the coil's first-order response, the disturbance and the filter loading."""
         fan = bool(self.get("fan_cmd")) and not self.failed
         self.set("fan_status", fan)
         self._disturbance += self.rng.gauss(0.0, 0.05) * math.sqrt(max(dt, 0.0)) - 0.01 * self._disturbance * dt

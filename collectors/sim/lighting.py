@@ -31,6 +31,7 @@ class LightingPanel(ModbusModel):
             self.set(f"circuit_{c}_cmd", c % 2 == 1)
 
     def step(self, dt: float, hour: float) -> None:
+        """Feedback follows the command; lux follows daylight and the lamps."""
         sun = 1000.0 * self.window * daylight(hour)
         for c in range(1, self.circuits + 1):
             on = bool(self.get(f"circuit_{c}_cmd")) and c not in self.failed_circuits

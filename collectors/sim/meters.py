@@ -31,6 +31,7 @@ class Meter(ModbusModel):
         self.set("water_m3", self._m3)
 
     def step(self, dt: float, hour: float) -> None:
+        """Integrate energy and water at the profile's current level."""
         level = self.profile(hour)
         kw = self.peak_kw * level * (0.9 + 0.2 * self.rng.random()) if not self.failed else 0.0
         volts = 230.0 + self.rng.gauss(0.0, 1.5)

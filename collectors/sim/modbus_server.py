@@ -81,13 +81,16 @@ class _Protocol(asyncio.Protocol):
         self.transport = None
 
     def connection_made(self, transport) -> None:
+        """Track the connection so faults can drop it."""
         self.transport = transport
         self.server._conns.add(self)
 
     def connection_lost(self, exc) -> None:
+        """Forget the connection."""
         self.server._conns.discard(self)
 
     def data_received(self, data: bytes) -> None:
+        """Split MBAP frames and answer each one (or stay silent / drop the connection)."""
         self.buf += data
         while len(self.buf) >= 7:
             tid, pid, length, uid = struct.unpack(">HHHB", self.buf[:7])

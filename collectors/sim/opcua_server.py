@@ -35,6 +35,7 @@ class _Users:
         self.users, self.anonymous = users, anonymous
 
     def get_user(self, iserver, username=None, password=None, certificate=None):
+        """A User for valid credentials (or anonymous when allowed), else None."""
         if username is None:
             return User(role=UserRole.User) if self.anonymous else None
         if self.users.get(username) == password:

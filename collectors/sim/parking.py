@@ -77,6 +77,7 @@ class CarPark(ModbusModel):
             k += 1
 
     def step(self, dt: float, hour: float) -> None:
+        """Arrivals and departures queue at the barriers, pass, and fill or free spaces."""
         free = self._occupied.count(False)
         self.barriers[1].queue += min(self._poisson(self.arrival_rate(hour), dt), free)
         occupied = self.spaces - free
