@@ -205,7 +205,7 @@ class OpcUaDevice:
             log.error("OPC UA device %s: %d tag(s) cannot be resolved, e.g. %s", self.name, len(bad), details[bad[0]])
 
     async def _monitor(self, sub) -> None:
-        sampling = float(self.options.get("sampling_interval") or 0.0) * 1000
+        sampling = float(self.options.get("sampling_interval", 0.5)) * 1000
         queue = int(self.options.get("queue_size") or 10)
         requests = []
         for t in self.tags:
