@@ -90,23 +90,20 @@ class ReadBlock:
             for g in self.groups:
                 out[g.out] = bits[g.gather]
             return self.rows, out, strings
-        regs = np.asarray(data[: self.count], dtype=np.uint16)
+        regs = np.asarray(data if len(data) == self.count else data[: self.count], dtype=np.uint16)
         raw = regs.astype(">u2").view(np.uint8)        # the block as the bytes on the wire
-        for g in self.groups:
-            if g.kind == "num":
-                # One fancy index picks each value's bytes already in little-endian order
-                # (word and byte order folded in at planning time); view, and convert on assignment.
-                if g.data_type[0] == "f":
-                    # A signalling NaN from a device is a value like any other, not an error.
-                    with np.errstate(invalid="ignore"):
-                        out[g.out] = raw[g.gather].view(_LE_TYPE[g.data_type])[:, 0]
-                else:
+        # A signalling NaN from a device is a value like any other, not an error.
+        with np.errstate(invalid="ignore"):
+            for g in self.groups:
+                if g.kind == "num":
+                    # One fancy index picks each value's bytes already in little-endian order
+                    # (word and byte order folded in at planning time); view, convert on assignment.
                     out[g.out] = raw[g.gather].view(_LE_TYPE[g.data_type])[:, 0]
-            elif g.kind == "bit":
-                out[g.out] = (regs[g.gather] >> g.bits) & 1
-            else:
-                for row, (lo, hi) in zip(g.rows.tolist(), g.gather):
-                    strings.append((row, decode_string(regs[lo:hi], g.byte_order)))
+                elif g.kind == "bit":
+                    out[g.out] = (regs[g.gather] >> g.bits) & 1
+                else:
+                    for row, (lo, hi) in zip(g.rows.tolist(), g.gather):
+                        strings.append((row, decode_string(regs[lo:hi], g.byte_order)))
         if self.a is not None:
             out = out * self.a + self.b
         if self.lo is not None:
