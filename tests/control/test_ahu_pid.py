@@ -125,3 +125,27 @@ def test_comm_loss_goes_to_safe_output_and_recovers_bumplessly():
     assert abs(db.get("mall/ahu-1/supply_air_temp").value - 15.0) <= 0.5
     engine.stop()
     bridge.stop()
+
+
+def test_anti_windup_after_saturation_on_the_ahu():
+    db, clock, model, bridge, engine = build(sp=15.0)
+    model.set("sat_setpoint", 8.0)              # colder than the coil can make the air: saturates
+    for _ in range(1200):
+        clock.advance(1.0)
+    loop = engine.loop("ahu-1-sat")
+    assert model.get("valve_pct") == 100.0 and loop.pid.terms.limited in ("high", "rate")
+    coldest = db.get("mall/ahu-1/supply_air_temp").value
+    assert coldest > 10.0
+    # Twenty minutes at the limit did not wind the integral up beyond what holds the limit.
+    assert loop.pid.integral <= 100.0 + 6.0 * (coldest - 8.0) + 1.0
+    model.set("sat_setpoint", 15.0)
+    trace = []
+    for _ in range(900):
+        clock.advance(1.0)
+        trace.append((model.get("valve_pct"), db.get("mall/ahu-1/supply_air_temp").value))
+    left = next(i for i, (v, _) in enumerate(trace) if v < 100.0)
+    assert left <= 3                             # leaves saturation at once, not after 20 minutes
+    assert min(t for _, t in trace) > coldest - 0.5
+    assert max(abs(t - 15.0) for _, t in trace[-300:]) <= 0.5
+    engine.stop()
+    bridge.stop()
