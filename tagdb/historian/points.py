@@ -40,6 +40,7 @@ DEFAULT_MEASUREMENT = "point"
 #: Quality codes at or above this are Bad: aggregates skip them.
 BAD_QUALITY = 0x80000000
 PRECISION_DIVISOR = {"ns": 1, "u": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def value_columns(value: Any) -> tuple[float | None, str | None]:
@@ -57,6 +58,12 @@ def value_columns(value: Any) -> tuple[float | None, str | None]:
     return None, str(value)
 
 
+def _ns(ts: datetime) -> int:
+    """Aware datetime to integer ns; subtracting from an aware epoch refuses naive datetimes (TypeError)."""
+    d = ts - _EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000_000 + d.microseconds * 1_000
+
+
 def tag_rows(values: Sequence[TagValue], seq0: int | None = None) -> list[tuple]:
     """Buffer rows for tag values: (path, ts_ns, value, text, quality, kind), or with seq first from ``seq0``."""
     rows = []
@@ -68,9 +75,9 @@ def tag_rows(values: Sequence[TagValue], seq0: int | None = None) -> list[tuple]
         else:
             num, text = value_columns(v)
         if seq0 is None:
-            append((tv.path, datetime_to_ns(tv.source_ts), num, text, tv.quality.code, KIND_VALUE))
+            append((tv.path, _ns(tv.source_ts), num, text, tv.quality.code, KIND_VALUE))
         else:
-            append((seq0 + i, tv.path, datetime_to_ns(tv.source_ts), num, text, tv.quality.code, KIND_VALUE))
+            append((seq0 + i, tv.path, _ns(tv.source_ts), num, text, tv.quality.code, KIND_VALUE))
     return rows
 
 
@@ -206,9 +213,6 @@ class PointSchema:
             fields.append(f"value={row[VALUE]!r}")
         tag_str = "".join(f",{k}={_escape_key(v)}" for k, v in sorted(tags.items()) if v)
         return f"{EVENT_MEASUREMENT}{tag_str} {','.join(fields)} {row[TS] // div}"
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def ns_to_dt(ns: int) -> datetime:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = "historian"
+ROUNDS = 3
 
 
 def run():
@@ -110,7 +111,7 @@ async def _through_historian(reactor, tmp: Path, sink, rows, batch=5000) -> floa
     from tagdb.historian.buffer import PointBuffer
     from tagdb.historian.forwarder import SinkForwarder
 
-    buf = PointBuffer(tmp / f"buf-{sink.name}.sqlite", [sink.name])
+    buf = PointBuffer(tmp / f"buf-{sink.name}-{time.monotonic_ns()}.sqlite", [sink.name])
     fwd = SinkForwarder(sink, buf, reactor, batch_size=batch)
     # What the tag DB hands the historian: TagValues, one batch per reactor turn (built beforehand).
     deliveries = [_tag_values(rows[i:i + batch]) for i in range(0, len(rows), batch)]
@@ -140,23 +141,30 @@ async def _all(reactor, tmp: Path, results: list[dict]) -> None:
     await influx.start(reactor)
     try:
         schema = PointSchema()
-        n = 300_000
+        n = 100_000
         rows = _values(10_000, n, 1.7e9, 1.0)
-        # Raw loop: prebuilt 5,000-line batches POSTed one after the other.
-        raw_sink = InfluxV1Sink("raw", influx.url, "bench_raw", reactor=reactor, schema=schema, gzip=False)
         bodies = ["\n".join(schema.encode([(0, *r) for r in rows[i:i + 5000]], "u")).encode()
                   for i in range(0, n, 5000)]
-        await raw_sink.ensure_database()
-        start = time.perf_counter()
-        for body in bodies:
-            await raw_sink.write_body(body)
-        raw_rate = n / (time.perf_counter() - start)
-        await raw_sink.close()
-        sink = InfluxV1Sink("influx", influx.url, "bench_hist", reactor=reactor, schema=schema, gzip=False)
+        raw_best = hist_best = 0.0
+        for rnd in range(ROUNDS):   # alternate, best of each: on a shared machine noise only slows
+            raw_sink = InfluxV1Sink("raw", influx.url, f"bench_raw{rnd}", reactor=reactor, schema=schema,
+                                    gzip=False)
+            await raw_sink.ensure_database()
+            start = time.perf_counter()
+            for body in bodies:
+                await raw_sink.write_body(body)
+            raw_best = max(raw_best, n / (time.perf_counter() - start))
+            await raw_sink.close()
+            sink = InfluxV1Sink("influx", influx.url, f"bench_hist{rnd}", reactor=reactor, schema=schema,
+                                gzip=False)
+            await sink.ensure_database()
+            hist_best = max(hist_best, await _through_historian(reactor, tmp, sink, rows))
+            await sink.close()
+        add("InfluxDB via historian (store-and-forward)", hist_best, "points/s", baseline=raw_best,
+            target=0.8 * raw_best, note=f"baseline: raw /write loop, prebuilt 5,000-line batches; best of {ROUNDS}")
+        sink = InfluxV1Sink("influx", influx.url, "bench_backfill", reactor=reactor, schema=schema, gzip=False)
         await sink.ensure_database()
-        hist_rate = await _through_historian(reactor, tmp, sink, rows)
-        add("InfluxDB via historian (store-and-forward)", hist_rate, "points/s", baseline=raw_rate, target=0.8 * raw_rate,
-            note="baseline: raw /write loop, prebuilt 5,000-line batches, same run")
+        raw_rate = raw_best
         gz = InfluxV1Sink("influx-gz", influx.url, "bench_gz", reactor=reactor, schema=schema, gzip=True)
         await gz.ensure_database()
         add("InfluxDB via historian, gzip on", await _through_historian(reactor, tmp, gz, rows), "points/s",

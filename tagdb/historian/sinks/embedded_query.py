@@ -57,49 +57,58 @@ class EmbeddedQueries:
     def _aggregate(self, paths, s, e, step, aggs):
         db = self._conn()
         grain = HOUR if step % HOUR == 0 else MINUTE if step % MINUTE == 0 else None
-        out = {}
-        for path in paths:
-            sid = self._sid_for(db, path)
-            parts: dict[int, list] = {}
-            if sid is not None:
-                a = -(-s // grain) * grain if grain else e
-                b = e // grain * grain if grain else e
-                if grain and a < b:
-                    self._merge(parts, self._rollup_parts(db, "r1h" if grain == HOUR else "r1m", sid, a, b, step))
-                    self._merge(parts, self._raw_parts(db, sid, s, a, step))
-                    self._merge(parts, self._raw_parts(db, sid, b, e, step))
-                else:
-                    self._merge(parts, self._raw_parts(db, sid, s, e, step))
-            out[path] = [_bucket(path, bb, p, aggs) for bb, p in sorted(parts.items()) if p[3]]
-        return out
+        sids = {p: self._sid_for(db, p) for p in paths}
+        known = sorted({sid for sid in sids.values() if sid is not None})
+        parts: dict[int, dict[int, list]] = {sid: {} for sid in known}
+        if known:
+            a = -(-s // grain) * grain if grain else e
+            b = e // grain * grain if grain else e
+            if grain and a < b:
+                self._merge(parts, self._rollup_parts(db, "r1h" if grain == HOUR else "r1m", known, a, b, step))
+                self._merge(parts, self._raw_parts(db, known, s, a, step))
+                self._merge(parts, self._raw_parts(db, known, b, e, step))
+            else:
+                self._merge(parts, self._raw_parts(db, known, s, e, step))
+        starts: dict[int, object] = {}   # bucket start datetimes, shared by every tag
+        return {path: [] if sid is None else
+                [_bucket(path, bb, p, aggs, starts) for bb, p in sorted(parts[sid].items()) if p[3]]
+                for path, sid in sids.items()}
 
     @staticmethod
-    def _raw_parts(db, sid, s, e, step):
+    def _raw_parts(db, sids, s, e, step):
         if s >= e:
             return []
-        where = f"FROM raw WHERE sid = ? AND ts >= ? AND ts < ? AND {_GOOD} GROUP BY bb"
-        stats = db.execute(f"SELECT ts - ts % ? AS bb, min(value), max(value), sum(value), count(value) {where}",
-                           (step, sid, s, e)).fetchall()
+        where = (f"FROM raw WHERE sid IN ({','.join(map(str, sids))}) AND ts >= ? AND ts < ? AND {_GOOD} "
+                 "GROUP BY sid, bb")
+        stats = db.execute(f"SELECT sid, ts - ts % ? AS bb, min(value), max(value), sum(value), count(value) "
+                           f"{where}", (step, s, e)).fetchall()
         # A lone max() makes SQLite take the bare column from the row holding the maximum.
-        lasts = {bb: (v, t) for bb, v, t in db.execute(f"SELECT ts - ts % ? AS bb, value, max(ts) {where}",
-                                                       (step, sid, s, e))}
-        return [(bb, mn, mx, sm, n, *lasts[bb]) for bb, mn, mx, sm, n in stats]
+        lasts = {(sid, bb): (v, t) for sid, bb, v, t in
+                 db.execute(f"SELECT sid, ts - ts % ? AS bb, value, max(ts) {where}", (step, s, e))}
+        return [(sid, bb, mn, mx, sm, n, *lasts[(sid, bb)]) for sid, bb, mn, mx, sm, n in stats]
 
     @staticmethod
-    def _rollup_parts(db, table, sid, s, e, step):
-        where = f"FROM {table} WHERE sid = ? AND b >= ? AND b < ? AND n > 0 GROUP BY bb"
-        stats = db.execute(f"SELECT b - b % ? AS bb, min(min), max(max), sum(sum), sum(n) {where}",
-                           (step, sid, s, e)).fetchall()
-        lasts = {bb: (v, t) for bb, v, t in db.execute(f"SELECT b - b % ? AS bb, last, max(last_ts) {where}",
-                                                       (step, sid, s, e))}
-        return [(bb, mn, mx, sm, n, *lasts[bb]) for bb, mn, mx, sm, n in stats]
+    def _rollup_parts(db, table, sids, s, e, step):
+        sid_list = ",".join(map(str, sids))
+        grain = HOUR if table == "r1h" else MINUTE
+        if step == grain:
+            # Buckets are the rollup rows themselves: no grouping needed.
+            return db.execute(f"SELECT sid, b, min, max, sum, n, last, last_ts FROM {table} "
+                              f"WHERE sid IN ({sid_list}) AND b >= ? AND b < ? AND n > 0", (s, e)).fetchall()
+        where = f"FROM {table} WHERE sid IN ({sid_list}) AND b >= ? AND b < ? AND n > 0 GROUP BY sid, bb"
+        stats = db.execute(f"SELECT sid, b - b % ? AS bb, min(min), max(max), sum(sum), sum(n) {where}",
+                           (step, s, e)).fetchall()
+        lasts = {(sid, bb): (v, t) for sid, bb, v, t in
+                 db.execute(f"SELECT sid, b - b % ? AS bb, last, max(last_ts) {where}", (step, s, e))}
+        return [(sid, bb, mn, mx, sm, n, *lasts[(sid, bb)]) for sid, bb, mn, mx, sm, n in stats]
 
     @staticmethod
     def _merge(parts: dict, rows) -> None:
-        for bb, mn, mx, sm, n, last, last_ts in rows:
-            p = parts.get(bb)
+        for sid, bb, mn, mx, sm, n, last, last_ts in rows:
+            per = parts[sid]
+            p = per.get(bb)
             if p is None:
-                parts[bb] = [mn, mx, sm, n, last, last_ts]
+                per[bb] = [mn, mx, sm, n, last, last_ts]
                 continue
             p[0] = min(p[0], mn)
             p[1] = max(p[1], mx)
@@ -156,7 +165,10 @@ def _point(path, ts, value, text, quality) -> HistoryPoint:
                         quality=Quality(quality))
 
 
-def _bucket(path, bb, p, aggs) -> HistoryBucket:
+def _bucket(path, bb, p, aggs, starts: dict) -> HistoryBucket:
     mn, mx, sm, n, last, _ = p
     vals = {"min": mn, "max": mx, "mean": sm / n if n else None, "last": last, "count": n}
-    return HistoryBucket(path=path, start=ns_to_dt(bb), **{a: vals[a] for a in aggs})
+    start = starts.get(bb)
+    if start is None:
+        start = starts[bb] = ns_to_dt(bb)
+    return HistoryBucket(path, start, **{a: vals[a] for a in aggs})
