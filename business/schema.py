@@ -86,20 +86,35 @@ SECTION = Obj({
 })
 
 
-def validate_site(site) -> list[ConfigError]:
-    """Demo users' units must be in known buildings."""
+def _locate(site, needle: str):
+    """File and line of the first site file line containing ``needle`` (the section lost its locations)."""
+    from pathlib import Path
+
     from tagdb.site.errors import Loc
 
+    for name in getattr(site, "files", ()) or ():
+        try:
+            lines = Path(name).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for i, line in enumerate(lines, 1):
+            if needle in line:
+                return Loc(name, i)
+    return Loc("business")
+
+
+def validate_site(site) -> list[ConfigError]:
+    """Demo users' units and building grants must name buildings of the site."""
     section = site.section("business") or {}
     known = {b.id for b in site.buildings}
     errors = []
     for i, user in enumerate(((section.get("seed") or {}).get("users")) or []):
         unit = user.get("unit")
         if unit and unit.split("/", 1)[0] not in known:
-            errors.append(ConfigError(Loc("business"), f"business.seed.users[{i}].unit",
-                                      f"unknown building {unit.split('/', 1)[0]!r}"))
+            errors.append(ConfigError(_locate(site, unit), f"business.seed.users[{i}].unit",
+                                      f"unknown building {unit.split('/', 1)[0]!r} (buildings: {', '.join(sorted(known))})"))
         for role, scope in user.get("grants") or ():
             if scope.startswith("building:") and scope[9:] not in known:
-                errors.append(ConfigError(Loc("business"), f"business.seed.users[{i}].grants",
-                                          f"unknown building {scope[9:]!r}"))
+                errors.append(ConfigError(_locate(site, scope), f"business.seed.users[{i}].grants",
+                                          f"unknown building {scope[9:]!r} (buildings: {', '.join(sorted(known))})"))
     return errors
