@@ -84,7 +84,8 @@ class _Runtime:
     runs: int = 0
     last_error: str = ""
     known: bool = True
-    snapshot: dict = field(default_factory=dict)
+    retry_at: float = float("-inf")   # continuous rules back off after an aborted run
+    backoff: float = 0.0
 
 
 class RuleRunner:
@@ -167,7 +168,7 @@ class RuleRunner:
         else:
             rt.active = held
             steps = s.do if held else s.otherwise
-            if steps and rt.running is None and self._needs(steps, snap):
+            if steps and rt.running is None and now >= rt.retry_at and self._needs(steps, snap):
                 self._run(steps, "do" if held else "else")
         self._publish()
 
@@ -206,6 +207,14 @@ class RuleRunner:
         self._publish()
         return None
 
+    def _aborted(self) -> None:
+        # A refused or failed step is retried by a continuous rule, but not every
+        # interval: back off (up to five minutes) so an interlock that holds for
+        # hours does not fill the audit trail.
+        rt = self.rt
+        rt.backoff = min(max(2 * rt.backoff, 10.0 * self.spec.interval), 300.0)
+        rt.retry_at = self.clock.seconds() + rt.backoff
+
     async def _sequence(self, steps: tuple[Step, ...], which: str) -> None:
         name = self.spec.name
         for i, step in enumerate(steps):
@@ -216,6 +225,7 @@ class RuleRunner:
                     self.rt.status = "aborted"
                     self.rt.last_error = f"step {i + 1}: {step.wait.source} not true within {step.timeout:g} s"
                     log.warning("rule %s: %s", name, self.rt.last_error)
+                    self._aborted()
                     return
             elif step.write is not None:
                 snap = self._snapshot(step.expr.paths if step.expr else ())
@@ -226,9 +236,11 @@ class RuleRunner:
                     self.rt.status = "aborted"
                     self.rt.last_error = f"step {i + 1}: {step.write}={value!r} {record.status}: {record.message}"
                     log.warning("rule %s: %s", name, self.rt.last_error)
+                    self._aborted()
                     return
         self.rt.status = f"done {which}"
         self.rt.last_error = ""
+        self.rt.backoff, self.rt.retry_at = 0.0, float("-inf")
 
     async def _wait_for(self, cond: Expression, timeout: float) -> bool:
         deadline = self.clock.seconds() + timeout

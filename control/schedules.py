@@ -68,6 +68,9 @@ class _Runtime:
     applied: dict = field(default_factory=dict)     # target -> last value confirmed written
     busy: bool = False
     last_result: str = ""
+    last_wanted: bool | None = None
+    retry_at: float = float("-inf")   # after a failed command, back off before retrying
+    backoff: float = 0.0
 
 
 class ScheduleEngine:
@@ -164,7 +167,10 @@ class ScheduleEngine:
         rt.wanted = wanted
         value = spec.on_value if wanted else spec.off_value
         pending = [t for t in spec.targets if rt.applied.get(t) != value and not self._waiting(t)]
-        if pending and not rt.busy:
+        if rt.wanted != rt.last_wanted:
+            rt.retry_at = float("-inf")           # a new wanted state is tried at once
+            rt.last_wanted = rt.wanted
+        if pending and not rt.busy and now >= rt.retry_at:
             rt.busy = True
             _async.start(self._apply(spec, rt, pending, value, local)).addErrback(
                 lambda f: log.error("schedule %s: %s", name, f.getErrorMessage()))
@@ -207,6 +213,12 @@ class ScheduleEngine:
         finally:
             rt.busy = False
         rt.last_result = "; ".join(r for r in results if "done" not in r) or "ok"
+        if rt.last_result == "ok":
+            rt.backoff, rt.retry_at = 0.0, float("-inf")
+        else:
+            # Unreachable or refusing targets are retried, doubling the wait up to 5 minutes.
+            rt.backoff = min(max(2 * rt.backoff, self.interval), 300.0)
+            rt.retry_at = self.clock.seconds() + rt.backoff
 
     def _publish(self, spec: ScheduleSpec, rt: _Runtime, local: datetime) -> None:
         n = spec.name

@@ -171,3 +171,20 @@ def test_make_up_day_uses_workday_periods_when_given():
     assert not prog.is_on(datetime(2026, 10, 10, 8, 30, tzinfo=TZ))
     assert prog.is_on(datetime(2026, 10, 10, 9, 0, tzinfo=TZ))
     assert cal.describe(date(2026, 10, 10)) == "make-up"
+
+
+def test_failed_targets_are_retried_with_backoff():
+    from tagdb.values import WriteStatus
+
+    db, clock, dev, engine = rig(CONFIG, local_ts(2026, 9, 28, 7, 58))
+    engine.start()
+    dev.refuse = WriteStatus.DEVICE_EXCEPTION
+    advance_to(clock, local_ts(2026, 9, 28, 8, 30))
+    failed = [r for r in engine.commands.records if r.status == "failed"]
+    # 30 minutes of a refusing device: a handful of attempts (60 s, 120 s, 240 s, 300 s...), not 180.
+    assert 4 <= len(failed) <= 20
+    assert "failed (refused by the fake device)" in db.get("_system/control/schedules/office-lights/result").value
+    dev.refuse = None
+    advance_to(clock, local_ts(2026, 9, 28, 8, 36))
+    assert db.get("b/lights/c1").value is True and db.get("b/lights/c2").value is True
+    engine.stop()

@@ -341,3 +341,34 @@ def test_rules_wait_for_the_first_reading_of_their_targets():
     assert model.get("fan_cmd") is True and engine.loop("mall-ahu-1-sat").state.mode == "auto"
     engine.stop()
     bridge.stop()
+
+
+def test_continuous_rule_keeps_its_target_and_backs_off_when_refused():
+    from .helpers import FakeDevice, put, spec
+
+    db, clock = make_db([spec("p/level", access="r"), spec("p/pump", "bool"), spec("p/lock", "bool", access="r")])
+    dev = FakeDevice(db, clock)
+    put(db, clock, {"p/level": 10.0, "p/pump": False, "p/lock": False})
+    engine = ControlEngine(section("""
+interlocks:
+  lock: {tags: [p/pump], block: "value and {p/lock}", message: pump locked out}
+rules:
+  pump-on-high-level:
+    mode: continuous
+    when: "{p/level} > 80"
+    do: [{write: p/pump, value: true}]
+    else: [{write: p/pump, value: false}]
+"""), db, clock)
+    engine.start()
+    put(db, clock, {"p/level": 90.0})
+    seconds(clock, 2)
+    assert db.get("p/pump").value is True
+    put(db, clock, {"p/pump": False})               # someone switched it off at the panel
+    seconds(clock, 2)
+    assert db.get("p/pump").value is True           # continuous: put back
+    put(db, clock, {"p/pump": False, "p/lock": True})
+    seconds(clock, 600)
+    refused = [r for r in engine.commands.records if r.status == "refused"]
+    assert 2 <= len(refused) <= 8                    # backs off: not 600 refusals in 10 minutes
+    assert db.get("p/pump").value is False
+    engine.stop()
