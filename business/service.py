@@ -134,6 +134,8 @@ def from_config(ctx: Any) -> BusinessService | None:
     mount_all(ctx, api)
     ctx.provides["business"] = api
     service = BusinessService(ctx, api, section)
+    from .service_mgmt.service import attach as attach_service_mgmt  # work orders, PM, activities (issue 9)
+    attach_service_mgmt(ctx, api, service)
     web = section.get("web") or {}
     if web.get("enabled"):
         from .web.app import WebService
