@@ -63,6 +63,7 @@ class CommandsResource(JsonResource):
         return segs
 
     async def on_get(self, request):
+        """``GET /commands`` (audit records) and ``GET /commands/loops`` (loop states)."""
         # Reads follow the tag server's rule for anonymous access (tagdb.api.auth).
         require(request, self.ctx, "tags.read", anonymous=anonymous_read_allowed(self.ctx))
         segs = self._segments(request)
@@ -81,6 +82,7 @@ class CommandsResource(JsonResource):
         return 200, [record_json(r) for r in records]
 
     async def on_post(self, request):
+        """A command: a tag write, a loop command or a schedule override."""
         principal = self._principal(request)
         body = read_json_object(request)
         segs = self._segments(request)
