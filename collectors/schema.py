@@ -28,6 +28,8 @@ MODBUS_OPTIONS = Obj({
                            doc="requests of this device outstanding at once on its connection"),
     "backoff_initial": Field(Duration(min=0.01), default=0.5, doc="first reconnect delay"),
     "backoff_max": Field(Duration(min=0.01), default=30.0, doc="cap of the exponential reconnect delay"),
+    "single_writes": Field(Bool(), default=True,
+                           doc="FC 5/6 for one coil/register; false = always FC 15/16 (multiple-write devices)"),
     "zero_based": Field(Bool(), default=True,
                         doc="addresses are protocol (0-based) offsets; false = subtract 1 (1-based docs)"),
 })

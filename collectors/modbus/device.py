@@ -310,7 +310,8 @@ class ModbusDevice:
             return WriteResult(spec.path, value, WriteStatus.DEVICE_UNREACHABLE,
                                f"{self.name}: the collector is not running")
         result = await write_value(self.link, WRITE, self.spec.unit_id, spec, addr, value,
-                                   spec.word_order or self._word, spec.byte_order or self._byte)
+                                   spec.word_order or self._word, spec.byte_order or self._byte,
+                                   single=bool(self._opts.get("single_writes", True)))
         if result.status is WriteStatus.DEVICE_UNREACHABLE:
             self._comm_down(result.message)
         elif result.ok:

@@ -33,8 +33,12 @@ def raw_value(spec: TagSpec, value):
 
 
 async def write_value(link: ModbusLink, priority: int, unit: int, spec: TagSpec, addr: Address,
-                      value, word_order: str, byte_order: str) -> WriteResult:
-    """Write ``value`` to ``addr``; returns OK or the typed reason it failed."""
+                      value, word_order: str, byte_order: str, single: bool = True) -> WriteResult:
+    """Write ``value`` to ``addr``; returns OK or the typed reason it failed.
+
+    ``single`` uses FC 5/6 for one coil/register; False uses FC 15/16 always (for
+    devices that implement only the "multiple" functions).
+    """
     path = spec.path
     if spec.data_type == "bool":
         if not isinstance(value, (bool, int)) or (not isinstance(value, bool) and value not in (0, 1)):
@@ -50,7 +54,9 @@ async def write_value(link: ModbusLink, priority: int, unit: int, spec: TagSpec,
 
     async def request(client):
         if addr.table == "co":
-            return await client.write_coil(addr.offset, bit_value, device_id=unit)
+            if single:
+                return await client.write_coil(addr.offset, bit_value, device_id=unit)
+            return await client.write_coils(addr.offset, [bit_value], device_id=unit)
         if addr.bit is not None:
             # A register bit: read-modify-write under the same connection grant.
             rr = await client.read_holding_registers(addr.offset, count=1, device_id=unit)
@@ -59,8 +65,10 @@ async def write_value(link: ModbusLink, priority: int, unit: int, spec: TagSpec,
             reg = rr.registers[0]
             mask = 1 << addr.bit
             reg = (reg | mask) if bit_value else (reg & ~mask & 0xFFFF)
-            return await client.write_register(addr.offset, reg, device_id=unit)
-        if len(regs) == 1:
+            if single:
+                return await client.write_register(addr.offset, reg, device_id=unit)
+            return await client.write_registers(addr.offset, [reg], device_id=unit)
+        if len(regs) == 1 and single:
             return await client.write_register(addr.offset, regs[0], device_id=unit)
         return await client.write_registers(addr.offset, regs, device_id=unit)
 
@@ -71,7 +79,10 @@ async def write_value(link: ModbusLink, priority: int, unit: int, spec: TagSpec,
     if rr.isError():
         text = _exception_text(rr)
         return WriteResult(path, value, WriteStatus.DEVICE_EXCEPTION, f"{path}: device refused: {text}", text)
-    expected = 5 if addr.table == "co" else 6 if addr.bit is not None or len(regs) == 1 else 16
+    if addr.table == "co":
+        expected = 5 if single else 15
+    else:
+        expected = 6 if single and (addr.bit is not None or len(regs) == 1) else 16
     got = getattr(rr, "function_code", expected) & 0x7F
     if got != expected:
         link.close()

@@ -270,3 +270,30 @@ async def test_block_refused_for_a_hole_in_the_map_is_split_and_read():
         assert rig.db.get("p/a").quality.is_good and rig.db.get("p/b").quality.is_good
     finally:
         await rig.close()
+
+
+@aio_test
+async def test_devices_with_only_multiple_writes_get_fc15_and_fc16():
+    rig = Rig(single_writes=False)
+    codes = []
+    original = rig.server._handle
+
+    def spy(uid, pdu):
+        codes.append(pdu[0])
+        return original(uid, pdu)
+    rig.server._handle = spy
+    await rig.start()
+    try:
+        codes.clear()
+        assert (await rig.device.write_tag(rig.site.tag("p/run"), True)).ok and rig.bank.co[0]
+        assert (await rig.device.write_tag(rig.site.tag("p/scaled"), 7.5)).ok and rig.bank.hr[12] == 75
+        rig.bank.hr[40] = 0
+        assert (await rig.device.write_tag(rig.site.tag("p/bit3"), True)).ok and rig.bank.hr[40] == 8
+        assert [c for c in codes if c not in (1, 2, 3, 4)] == [15, 16, 16]
+        codes.clear()
+        rig.device._opts["single_writes"] = True
+        assert (await rig.device.write_tag(rig.site.tag("p/run"), False)).ok and not rig.bank.co[0]
+        assert (await rig.device.write_tag(rig.site.tag("p/scaled"), 1.0)).ok
+        assert [c for c in codes if c not in (1, 2, 3, 4)] == [5, 6]
+    finally:
+        await rig.close()
