@@ -39,6 +39,9 @@ class DbAuthenticator:
         self.session_lifetime_s = session_lifetime_s
         self.fallback = fallback
         self._cache: dict[str, tuple[datetime | None, Principal]] = {}
+        # logins and logouts that happen while a refresh is loading must survive its result
+        self._added: dict[str, tuple[datetime | None, Principal]] = {}
+        self._removed: set[str] = set()
 
     # -- the shared Authenticator protocol --------------------------------------
     def authenticate_token(self, token: str) -> Principal | None:
@@ -89,18 +92,25 @@ class DbAuthenticator:
             log.info("failed login for %r", username)
             raise AuthenticationRequired("wrong user name or password")
         token, expires, principal = result
-        self._cache[digest(token)] = (expires, principal)
+        self._cache[digest(token)] = self._added[digest(token)] = (expires, principal)
         return {"token": token, "expires_at": expires.isoformat(), "user": principal.user,
                 "roles": sorted(principal.roles), "grants": [list(g) for g in principal.attributes["grants"]]}
 
     async def logout(self, token: str) -> None:
         """Revoke a session."""
-        self._cache.pop(digest(token), None)
+        d = digest(token)
+        self._cache.pop(d, None)
+        self._added.pop(d, None)
+        self._removed.add(d)
         await self.db.run(revoke_session, token)
 
     async def refresh(self) -> int:
         """Reload every valid session and token from the database; returns how many."""
+        self._added, self._removed = {}, set()
         cache = await self.db.run(self.load_cache)
+        cache.update(self._added)
+        for d in self._removed:
+            cache.pop(d, None)
         self._cache = cache
         return len(cache)
 

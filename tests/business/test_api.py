@@ -243,3 +243,32 @@ async def test_api_tokens_get_the_configured_lifetime(env):
     assert code == 422 and "name" in body["error"]["fields"]
     code, body = await server.call("GET", "/units", body and body.get("token") or "spms_t_bogus")
     assert code == 401
+
+
+@pytest_twisted.ensureDeferred
+async def test_login_and_logout_during_a_cache_refresh_are_not_lost(env):
+    from twisted.internet.defer import Deferred, ensureDeferred
+    server, _, _ = env
+    auth, real = server.api.auth, server.api.auth.db
+    code, first = await server.call("POST", "/auth/login", None, {"username": "boss", "password": PASSWORD})
+    stale = real.call(auth.load_cache)         # what a slow refresh read before the next two requests
+    gate = Deferred()
+
+    class SlowLoad:
+        """The real database, except that the cache load finishes only when the test says so."""
+
+        def run(self, fn, *args):
+            return gate if fn == auth.load_cache else real.run(fn, *args)
+    auth.db = SlowLoad()
+    try:
+        refresh = ensureDeferred(auth.refresh())
+        code, second = await server.call("POST", "/auth/login", None, {"username": "boss", "password": PASSWORD})
+        assert code == 200
+        code, _ = await server.call("POST", "/auth/logout", first["token"])
+        assert code == 204
+        gate.callback(stale)                   # the refresh lands after the login and the logout
+        await refresh
+    finally:
+        auth.db = real
+    assert auth.authenticate_token(second["token"]) is not None
+    assert auth.authenticate_token(first["token"]) is None
