@@ -136,6 +136,16 @@ class FaultInjection:
         _, car = self._car(tag_path)
         setattr(car.state, point, value)
 
+    async def set_status(self, tag_path: str, status: int) -> None:
+        """Make an elevator (OPC UA) variable report status code ``status`` with its last value,
+        e.g. 0x808C0000 (BadSensorFailure); the collector keeps it as the tag's quality. The
+        next change of the value publishes Good again (freeze the tag to keep it Bad)."""
+        device, point = self._point(tag_path)
+        if device in self.models:
+            raise SimulatorError(f"{tag_path!r} is a Modbus tag: use set_exception for Modbus devices")
+        bank, car = self._car(tag_path)
+        await bank.server.set_status(f"{car.name}.{_VAR_OF_POINT[point]}", status)
+
     def fail_equipment(self, device: str, failed: bool = True) -> None:
         """Trip a chiller/AHU/meter (it stops and raises its alarm), or reset it."""
         if device not in self.models:

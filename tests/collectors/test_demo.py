@@ -91,6 +91,10 @@ async def test_demo_services_run_and_faults_reach_the_tags(demo_site, tmp_path):
         assert db.get(f"{lift}/door_state").value == 0
         hub.clear_elevator_fault(lift)
         await wait_until(lambda: db.get(f"{lift}/fault_code").value == 0, timeout=10, what="cleared")
+        hub.freeze(f"{lift}/load_pct")
+        await hub.set_status(f"{lift}/load_pct", 0x808C0000)
+        await wait_until(lambda: db.get(f"{lift}/load_pct").quality.name == "BadSensorFailure", timeout=10,
+                         what="OPC UA status kept as quality")
 
         # A write through the tag DB reaches the simulated chiller and reads back.
         res = await db.write("plant/chiller-1/setpoint", 6.5, user="test")
