@@ -204,6 +204,11 @@ class PointSchema:
         """One ``alarm_events`` line: tags path/state/priority/kind, fields message/user/value."""
         payload = json.loads(row[TEXT])
         _, series_tags = self.series(row[PATH])
+        eq = (payload.get("attributes") or {}).get("equipment")
+        if eq and not series_tags.get("equipment") and eq in self._equipment:
+            # The alarm engine names the equipment when the source is an alarm id, not a path.
+            _, _, building = self._equipment[eq]
+            series_tags = {**series_tags, "equipment": eq, "building": building or ""}
         tags = {"path": row[PATH], "state": str(payload.get("state", "")),
                 "priority": str(payload.get("priority", "")), "kind": str(payload.get("kind", "alarm")),
                 "equipment": series_tags.get("equipment", ""), "building": series_tags.get("building", "")}

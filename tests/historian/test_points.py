@@ -41,3 +41,11 @@ def test_events_become_alarm_event_lines():
     assert line.startswith("alarm_events,building=plant,equipment=plant/chiller-1,kind=alarm,"
                            "path=plant/chiller-1/supply_temp,priority=1,state=active ")
     assert 'message="too warm, check"' in line and "value=9.5" in line
+
+
+def test_an_alarm_id_source_uses_the_equipment_the_alarm_engine_names():
+    schema = PointSchema(grafana_site())
+    row = (1, *event_row(HistoryEvent(ts=at(5), source="ALM-0042", state="acknowledged", priority=3,
+                                      attributes={"equipment": "tower-b/ahu-2"})))
+    (line,) = schema.encode([row])
+    assert ",building=tower-b,equipment=tower-b/ahu-2," in line and ",state=acknowledged " in line

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from ...contracts import AGGREGATES, HistoryBucket, HistoryEvent, HistoryPoint
 from ...values import GOOD, Quality, datetime_to_ns
+from ..errors import QueryError
 from ..points import BAD_QUALITY, EVENT_MEASUREMENT, ns_to_dt as ns_to_datetime
 
 
@@ -116,7 +117,12 @@ class InfluxQueries:
         return out
 
     async def _series(self, q: str) -> list[dict]:
-        results = await self._query(q)
+        try:
+            results = await self._query(q)
+        except QueryError as exc:
+            if "database not found" in str(exc):
+                return []   # nothing written yet: an empty history, not a bad query
+            raise
         return [s for r in results for s in r.get("series", [])]
 
 

@@ -175,3 +175,12 @@ async def test_a_malformed_point_is_refused_as_rejected(store):
     got = await store.raw(["b1/ahu-1/temp"], T0, at(2))
     assert [p.value for p in got["b1/ahu-1/temp"]] == [21.0]
 
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_empty_store_answers_with_empty_history(store):
+    path = "b1/meter-1/energy_kwh"
+    assert await store.raw([path], T0, at(60)) == {path: []}
+    assert await store.aggregate([path], T0, at(3600), 60) == {path: []}
+    assert await store.value_at(path, at(60)) is None
+    assert await store.events(T0, at(60)) == []
