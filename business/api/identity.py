@@ -171,6 +171,21 @@ class TokensResource(JsonResource):
         super().__init__(api)
         self.ident = ident
 
+    def getChild(self, path, request):
+        return TokenResource(self.api, self.ident, path.decode()) if path else self
+
+    async def handle_GET(self, request, principal):
+        """The user's tokens: name, dates, revoked (never the token itself)."""
+        require_global(principal, "users.read")
+
+        def work(s):
+            from ..models import ApiToken
+            rows = s.scalars(select(ApiToken).where(ApiToken.user_id == int(self.ident)).order_by(ApiToken.id)) \
+                if self.ident.isdigit() else []
+            return {"items": [jsonable({"id": r.id, "name": r.name, "created_at": r.created_at,
+                                        "expires_at": r.expires_at, "revoked": r.revoked}) for r in rows]}
+        return 200, await self.api.db.run(work)
+
     async def handle_POST(self, request, principal):
         require_global(principal, "users.write")
         body = read_json(request)
@@ -188,6 +203,33 @@ class TokensResource(JsonResource):
         result = await self.api.db.run(work)
         await self.api.auth.refresh()
         return 201, result
+
+
+class TokenResource(JsonResource):
+    """``DELETE /api/v1/users/<id>/tokens/<token id>`` revokes an API token at once."""
+
+    isLeaf = True
+
+    def __init__(self, api: Api, user_ident: str, ident: str) -> None:
+        super().__init__(api)
+        self.user_ident, self.ident = user_ident, ident
+
+    async def handle_DELETE(self, request, principal):
+        require_global(principal, "users.write")
+
+        def work(s):
+            from ..audit import record
+            from ..models import ApiToken
+            row = s.get(ApiToken, int(self.ident)) if self.ident.isdigit() else None
+            if row is None or str(row.user_id) != self.user_ident:
+                raise NotFound(f"no token {self.ident!r} for user {self.user_ident!r}")
+            if not row.revoked:
+                row.revoked = True
+                record(s, principal.user, "revoke", "api_tokens", row.id, {"revoked": False}, {"revoked": True},
+                       self.api.clock())
+        await self.api.db.run(work)
+        await self.api.auth.refresh()
+        return 204, None
 
 
 class AuditResource(JsonResource):

@@ -272,3 +272,20 @@ async def test_login_and_logout_during_a_cache_refresh_are_not_lost(env):
         auth.db = real
     assert auth.authenticate_token(second["token"]) is not None
     assert auth.authenticate_token(first["token"]) is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_revoked_api_token_stops_working_at_once(env):
+    server, w, admin = env
+    code, issued = await server.call("POST", "/users/1/tokens", admin, {"name": "bms"})
+    assert code == 201
+    code, _ = await server.call("GET", "/units", issued["token"])
+    assert code == 200
+    code, listed = await server.call("GET", "/users/1/tokens", admin)
+    assert issued["id"] in [t["id"] for t in listed["items"]] and issued["token"] not in str(listed)
+    code, _ = await server.call("DELETE", f"/users/1/tokens/{issued['id']}", admin)
+    assert code == 204
+    code, body = await server.call("GET", "/units", issued["token"])
+    assert code == 401
+    code, _ = await server.call("DELETE", "/users/2/tokens/999999", admin)
+    assert code == 404
