@@ -152,6 +152,7 @@ class SinkForwarder:
                         self._wake("backfill")
         except CancelledError:
             for _, _, d in inflight:
+                d.addErrback(lambda f: f.trap(CancelledError))
                 d.cancel()
             return
 
@@ -160,7 +161,7 @@ class SinkForwarder:
         try:
             while self._running:
                 rng = buf.backlog(self.name)
-                if rng is None or self.stats.failing:
+                if rng is None:
                     await self._wait("backfill")
                     continue
                 if buf.tail_depth(self.name) > 2 * self.batch_size:
@@ -174,7 +175,9 @@ class SinkForwarder:
                     continue
                 started = self.clock.seconds()
                 if not await self._deliver_batch(rows, "backfill"):
-                    continue  # the live lane probes the sink; it wakes us on recovery
+                    # Probe on our own: with no live traffic nobody else would notice the recovery.
+                    await self._sleep(self._backoff)
+                    continue
                 end = hi if len(rows) < self.batch_size else rows[-1][0] + 1
                 buf.ack(self.name, lo, end)
                 self.stats.backfilled += len(rows)

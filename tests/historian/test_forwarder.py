@@ -109,3 +109,22 @@ async def test_a_refused_point_is_quarantined_and_the_rest_flows(tmp_path):
         await wait_for(reactor, lambda: len(sink.stored) == 1008, what="later values")
     finally:
         await fwd.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_outage_during_backfill_without_live_traffic_still_recovers(tmp_path):
+    sink, buf, fwd = _setup(tmp_path, batch_size=500, backfill_rate=20_000)
+    sink.up = False
+    fwd.start()
+    try:
+        _append(buf, fwd, 0, 5000)
+        await wait_for(reactor, lambda: fwd.stats.failing, what="the outage")
+        sink.up = True
+        await wait_for(reactor, lambda: buf.backlog("ctl") is not None, what="the backlog split")
+        sink.up = False                      # down again mid-backfill; no live values arrive
+        await wait_for(reactor, lambda: fwd.stats.failing, what="the second outage")
+        sink.up = True
+        await wait_for(reactor, lambda: buf.depth("ctl") == 0, what="the backlog to drain after recovery")
+        assert sorted(sink.stored.values()) == [float(i) for i in range(5000)]
+    finally:
+        await fwd.stop()
