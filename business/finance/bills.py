@@ -56,7 +56,7 @@ def refresh_status(session: Session, bill: Bill) -> None:
                                                         BillLine.entry_id.is_not(None))))
     settled = settled_by_line(session, [ln.id for ln in lines])
     open_fen = sum(ln.amount - settled.get(ln.id, 0) for ln in lines)
-    voided = lines and all(session.scalar(select(func.count()).select_from(Allocation).where(
+    voided = bool(lines) and all(session.scalar(select(func.count()).select_from(Allocation).where(
         Allocation.line_id == ln.id, Allocation.source == "void")) for ln in lines)
     status = "void" if voided else ("paid" if open_fen == 0 else "open")
     if bill.status != status:

@@ -82,10 +82,15 @@ def reverse(session: Session, entry_id: int, on: date, now: datetime, actor: str
     postings = list(session.scalars(select(Posting).where(Posting.entry_id == entry_id).order_by(Posting.id)))
     allocs = list(session.scalars(select(Allocation).where(Allocation.entry_id == entry_id)))
     billed = list(session.scalars(select(BillLine).where(BillLine.entry_id == entry_id, BillLine.held.is_(False))))
+    ids = [b.id for b in billed]
+    paid = dict(session.execute(select(Allocation.line_id, func.sum(Allocation.amount))
+                                .where(Allocation.line_id.in_(ids), Allocation.source.in_(("payment", "prepaid")))
+                                .group_by(Allocation.line_id)).all()) if billed else {}
+    # what other entries settled (this entry's own allocations, e.g. netting, are reversed below)
     settled = dict(session.execute(select(Allocation.line_id, func.sum(Allocation.amount))
-                                   .where(Allocation.line_id.in_([b.id for b in billed]))
+                                   .where(Allocation.line_id.in_(ids), Allocation.entry_id != entry_id)
                                    .group_by(Allocation.line_id)).all()) if billed else {}
-    busy = [b.id for b in billed if settled.get(b.id, 0)]
+    busy = [b.id for b in billed if paid.get(b.id, 0)]
     if busy:
         from .errors import Conflict
         raise Conflict(f"entry {entry_id}: bill line(s) {busy} have payments allocated; reverse those first")
@@ -103,7 +108,8 @@ def reverse(session: Session, entry_id: int, on: date, now: datetime, actor: str
         session.add(Allocation(line_id=a.line_id, entry_id=rev.id, payment_id=a.payment_id, source=a.source,
                                amount=-a.amount))
     for b in billed:
-        session.add(Allocation(line_id=b.id, entry_id=rev.id, payment_id=None, source="void", amount=b.amount))
+        session.add(Allocation(line_id=b.id, entry_id=rev.id, payment_id=None, source="void",
+                               amount=b.amount - int(settled.get(b.id, 0))))
     session.flush()
     from .bills import refresh_status
     bill_ids = {b.bill_id for b in billed} | {session.get(BillLine, a.line_id).bill_id for a in allocs}

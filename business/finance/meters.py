@@ -125,3 +125,23 @@ def rollover_of(tag: Any) -> Decimal | None:
             (Decimal(str(r1)) - Decimal(str(r0)))
     except (AttributeError, TypeError, ValueError, ArithmeticError):
         return None
+
+
+async def read_boundaries(history: Any, paths: Sequence[str], start: datetime,
+                          end: datetime) -> dict[str, tuple[Reading, Reading]]:
+    """The readings of every path at the period's start and end (historian ``value_at``).
+
+    A path the historian cannot answer for (an error) counts as missing: the
+    line is held, never billed from a guess.
+    """
+    out = {}
+    for path in paths:
+        pair = []
+        for ts in (start, end):
+            try:
+                point = await history.value_at(path, ts) if history is not None else None
+            except Exception:  # a failed query must hold the line, whatever the sink raised
+                point = None
+            pair.append(to_reading(path, point))
+        out[path] = (pair[0], pair[1])
+    return out

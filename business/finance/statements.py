@@ -159,7 +159,7 @@ def ageing(session: Session, as_of: date, property_id: int | None = None) -> dic
 def collection(session: Session, periods: list[str], property_id: int | None = None) -> dict:
     """Billed vs collected per fee item and building for bills of ``periods`` (collection rate %)."""
     settled = (select(Allocation.line_id, func.sum(Allocation.amount).label("paid"))
-               .where(Allocation.source != "void").group_by(Allocation.line_id).subquery())
+               .where(Allocation.source.in_(("payment", "prepaid"))).group_by(Allocation.line_id).subquery())
     voided = select(Allocation.line_id).where(Allocation.source == "void")
     q = (select(BillLine.fee_code, Bill.building_id, func.sum(BillLine.amount), func.coalesce(func.sum(settled.c.paid), 0))
          .join(Bill, Bill.id == BillLine.bill_id).outerjoin(settled, settled.c.line_id == BillLine.id)
