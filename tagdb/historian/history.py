@@ -15,9 +15,8 @@ from ..contracts import AGGREGATES, HistoryBucket, HistoryEvent, HistoryPoint
 from ..patterns import compile_pattern
 from ..values import TagValue, utc
 from .buffer import PointBuffer
-from .errors import QueryError, QueryUnavailable
+from .errors import BufferStoreError, QueryError, QueryUnavailable
 from .forwarder import SinkForwarder
-from .points import tag_rows
 
 log = logging.getLogger("spms.historian")
 
@@ -41,6 +40,8 @@ class Historian:
         self._rates: dict[str, float] = {name: 0.0 for name in self.forwarders}
         self._last_sample: tuple[float, dict[str, int]] | None = None
         self._near_full = False
+        self.append_failures = 0        # values lost because the buffer itself could not store them
+        self._append_failing = False
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -56,10 +57,22 @@ class Historian:
     def accept(self, values: Sequence[TagValue]) -> None:
         """Subscription callback: buffer the historized changes (durable when this returns)."""
         wanted = self.wants
-        rows = tag_rows([v for v in values if wanted(v.path)])
-        if rows:
-            self.buffer.append_rows(rows)
-            self._notify()
+        keep = [v for v in values if wanted(v.path)]
+        if not keep:
+            return
+        try:
+            self.buffer.append(keep)
+        except BufferStoreError as exc:
+            # The disk is full or broken: count what is lost, say so once, keep the tag DB running.
+            self.append_failures += len(keep)
+            if not self._append_failing:
+                log.error("historian cannot buffer values (%s); they are lost until the buffer works again", exc)
+            self._append_failing = True
+            return
+        if self._append_failing:
+            log.info("historian buffer accepts values again (%d lost meanwhile)", self.append_failures)
+            self._append_failing = False
+        self._notify()
 
     def write_event(self, event: HistoryEvent) -> None:
         """Record an event (alarm state change ...) for every sink, through the buffer."""
@@ -150,7 +163,8 @@ class Historian:
         """The ``_system/historian/...`` tag values (relative names)."""
         out: dict[str, Any] = {"buffer/fill_pct": round(self.buffer.fill * 100, 3),
                                "buffer/near_full": self.buffer.fill >= NEAR_FULL,
-                               "buffer/points": self.buffer.count}
+                               "buffer/points": self.buffer.count,
+                               "buffer/append_failures": self.append_failures}
         for name, f in self.forwarders.items():
             out[f"{name}/queue_depth"] = self.buffer.depth(name)
             out[f"{name}/oldest_age_s"] = round(self.buffer.oldest_age(name), 3)

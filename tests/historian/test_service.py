@@ -146,3 +146,16 @@ def test_section_errors_name_the_field():
     _, errors = SECTION.check({"sinks": {"x": {"type": "influxdb2", "url": "http://a", "token": "t", "org": "o",
                                                "bucket": "b"}}, "query_sink": "x"}, "historian", Loc("s.yaml"))
     assert [e.field for e in errors] == ["historian.query_sink"]
+
+
+def test_a_broken_buffer_counts_lost_values_instead_of_breaking_the_tag_database(tmp_path):
+    from tagdb.historian.buffer import PointBuffer
+    from tagdb.historian.history import Historian
+
+    buf = PointBuffer(tmp_path / "b.sqlite", [])
+    historian = Historian(buf, [], None, reactor)
+    historian.accept([TagValue("a/b", 1.0, GOOD, at(1), at(1))])
+    buf._db.close()   # what a vanished disk looks like to SQLite
+    historian.accept([TagValue("a/b", 2.0, GOOD, at(2), at(2)), TagValue("a/c", 3.0, GOOD, at(2), at(2))])
+    assert historian.append_failures == 2
+    assert historian.system_values()["buffer/append_failures"] == 2
