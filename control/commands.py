@@ -130,20 +130,22 @@ class CommandService:
         if not principal.can(permission):
             return finish(REFUSED, f"user {principal.user!r} lacks permission {permission!r}",
                           WriteStatus.NOT_AUTHORIZED.value)
-        for prefix, handler in self._internal:
-            if path.startswith(prefix):
-                return finish(*await self._run_internal(handler, path, value, principal.user))
-        spec = self._spec(path)
-        if spec is None:
-            return finish(REFUSED, f"no tag {path!r}", WriteStatus.NO_SUCH_TAG.value)
-        if not spec.writable:
-            return finish(REFUSED, f"{path} is read-only", WriteStatus.READ_ONLY.value)
+        internal = next((h for prefix, h in self._internal if path.startswith(prefix)), None)
+        spec = None if internal is not None else self._spec(path)
+        if internal is None:
+            if spec is None:
+                return finish(REFUSED, f"no tag {path!r}", WriteStatus.NO_SUCH_TAG.value)
+            if not spec.writable:
+                return finish(REFUSED, f"{path} is read-only", WriteStatus.READ_ONLY.value)
+        # Confirmation and interlocks apply to control objects (loop modes, inputs) too.
         if self.is_critical(path) and not confirm:
-            return finish(CONFIRM, f"{path} is a critical tag: repeat the command with confirm=true")
+            return finish(CONFIRM, f"{path} is critical: repeat the command with confirm=true")
         if self.interlocks is not None:
             why = self.interlocks.check(path, value)
             if why:
                 return finish(REFUSED, why)
+        if internal is not None:
+            return finish(*await self._run_internal(internal, path, value, principal.user))
         unreachable = self._unreachable(path, spec)
         if unreachable:
             return finish(FAILED, unreachable, WriteStatus.DEVICE_UNREACHABLE.value)

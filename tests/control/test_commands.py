@@ -156,3 +156,30 @@ loops:
     assert r.status == "refused" and "no loop" in r.message
     assert len(engine.commands.records) == 4
     engine.stop()
+
+
+def test_confirmation_and_interlocks_apply_to_control_objects():
+    db, clock = make_db([spec("z/temp", access="r"), spec("z/valve"), spec("z/maint", "bool", access="r")])
+    FakeDevice(db, clock)
+    engine = ControlEngine(section("""
+critical: ["_system/control/loops/*/mode"]
+inputs:
+  occupied: {type: bool}
+interlocks:
+  maintenance:
+    tags: ["_system/control/inputs/occupied"]
+    block: "value and {z/maint}"
+    message: zone under maintenance
+loops:
+  zone: {pv: z/temp, out: z/valve, sp: 21, kp: 2, ti: 30s}
+"""), db, clock)
+    put(db, clock, {"z/temp": 20.0, "z/maint": True})
+    engine.start()
+    clock.advance(1.0)
+    r = run(clock, engine.commands.execute(ALICE, "_system/control/loops/zone/mode", "manual"))
+    assert r.status == "confirmation_required"
+    assert run(clock, engine.commands.execute(ALICE, "_system/control/loops/zone/mode", "manual", confirm=True)).ok
+    r = run(clock, engine.commands.execute(ALICE, "_system/control/inputs/occupied", True))
+    assert r.status == "refused" and "maintenance" in r.message
+    assert run(clock, engine.commands.execute(ALICE, "_system/control/inputs/occupied", False)).ok
+    engine.stop()
