@@ -158,9 +158,9 @@ class AlarmSummary:
                                          pagination=None)
         self.comment = pn.widgets.TextInput(name="Comment (required)", placeholder="why", width=320)
         self.shelve_for = pn.widgets.Select(name="Shelve for", options=list(SHELVE_CHOICES), width=100)
-        self.ack = pn.widgets.Button(name="Acknowledge selected", button_type="primary", width=190,
+        self.ack = pn.widgets.Button(label="Acknowledge selected", color="primary", width=190,
                                      disabled=not principal.can(ACK))
-        self.shelve = pn.widgets.Button(name="Shelve selected", width=150, disabled=not principal.can(SHELVE))
+        self.shelve = pn.widgets.Button(label="Shelve selected", width=150, disabled=not principal.can(SHELVE))
         self.result = pn.pane.HTML("", sizing_mode="stretch_width")
         self.ack.on_click(lambda _e: self._act("ack"))
         self.shelve.on_click(lambda _e: self._act("shelve"))
@@ -188,6 +188,8 @@ class AlarmSummary:
             if attr.value != "(all)":
                 recs = [x for x in recs if getattr(x.definition, key) == attr.value]
         df = table(self.src, recs)
+        if df.equals(self.grid.value):
+            return   # redrawing an unchanged table would drop what the operator is clicking
         self.grid.value = df
         self.grid.selection = [i for i, aid in enumerate(df["id"]) if aid in keep]
 

@@ -141,7 +141,7 @@ class Session:
     def _show_login(self, message: str = "") -> None:
         user = pn.widgets.TextInput(name=self.t("user"), width=260)
         password = pn.widgets.PasswordInput(name=self.t("password"), width=260)
-        button = pn.widgets.Button(name=self.t("login"), button_type="primary", width=260)
+        button = pn.widgets.Button(label=self.t("login"), color="primary", width=260)
         note = pn.pane.HTML(f'<span class="abn" data-login="error">{escape(message)}</span>' if message else "")
         lang = pn.widgets.RadioButtonGroup(options=list(TEXT), value=self.lang, width=100)
 
@@ -168,7 +168,7 @@ class Session:
     async def _enter(self) -> None:
         p = self.principal
         role = "operator" if hauth.can_command(p) else "view only"
-        out = pn.widgets.Button(name=self.t("logout"), width=90)
+        out = pn.widgets.Button(label=self.t("logout"), width=90)
         out.on_click(lambda _e: self.logout())
         nav = pn.Row(self._nav(self.t("overview"), "overview"), self._nav(self.t("alarms"), "alarms"),
                      self._nav(self.t("trends"), "trends"), pn.Spacer(),
@@ -189,7 +189,7 @@ class Session:
             self.go("overview")
 
     def _nav(self, label: str, page: str) -> pn.widgets.Button:
-        b = pn.widgets.Button(name=label, width=130)
+        b = pn.widgets.Button(label=label, width=130)
         b.on_click(lambda _e: self.go(page))
         return b
 

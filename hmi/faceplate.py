@@ -80,8 +80,8 @@ class Faceplates:
         title = pn.pane.HTML(f"<b>{escape(name)}</b> <small>{escape(spec.description)}</small>")
         if spec.data_type == "bool":
             on, off = _bool_labels(name)
-            b_on = pn.widgets.Button(name=on, width=150, disabled=not self.allowed)
-            b_off = pn.widgets.Button(name=off, width=150, disabled=not self.allowed)
+            b_on = pn.widgets.Button(label=on, width=150, disabled=not self.allowed)
+            b_off = pn.widgets.Button(label=off, width=150, disabled=not self.allowed)
             b_on.on_click(self._handler(path, lambda: True, out, confirm_row))
             b_off.on_click(self._handler(path, lambda: False, out, confirm_row))
             controls = pn.Row(b_on, b_off)
@@ -93,7 +93,7 @@ class Faceplates:
             current = self.tags.get(path)
             if current.value is not None and current.quality.is_good:
                 entry.value = int(current.value) if integer else float(current.value)
-            send = pn.widgets.Button(name=f"Set {name}", width=140, disabled=not self.allowed, align="end")
+            send = pn.widgets.Button(label=f"Set {name}", width=140, disabled=not self.allowed, align="end")
             send.on_click(self._handler(path, lambda: entry.value, out, confirm_row))
             controls = pn.Row(entry, send)
         return pn.Column(title, controls, confirm_row, out, styles={"background": "#e4e4e4"}, margin=(4, 4))
@@ -110,8 +110,8 @@ class Faceplates:
         critical = self.commands is not None and hasattr(self.commands, "is_critical") and \
             self.commands.is_critical(path)
         if critical:
-            yes = pn.widgets.Button(name="Confirm", button_type="danger", width=110)
-            no = pn.widgets.Button(name="Cancel", width=90)
+            yes = pn.widgets.Button(label="Confirm", color="danger", width=110)
+            no = pn.widgets.Button(label="Cancel", width=90)
 
             async def confirmed(_e):
                 confirm_row.visible = False
@@ -159,8 +159,8 @@ class Faceplates:
                                        end=loop.get("out_max"), disabled=not self.allowed)
         sp = pn.widgets.FloatInput(name="setpoint", width=140, start=loop.get("sp_min"), end=loop.get("sp_max"),
                                    disabled=not self.allowed)
-        set_out = pn.widgets.Button(name="Set output", width=110, disabled=not self.allowed, align="end")
-        set_sp = pn.widgets.Button(name="Set setpoint", width=110, disabled=not self.allowed, align="end")
+        set_out = pn.widgets.Button(label="Set output", width=110, disabled=not self.allowed, align="end")
+        set_sp = pn.widgets.Button(label="Set setpoint", width=110, disabled=not self.allowed, align="end")
         mode_handler = self._handler(f"{base}/mode", lambda: mode.value, out, confirm_row)
 
         async def mode_changed(event) -> None:

@@ -56,7 +56,7 @@ class Env:
 
 
 def _nav_button(env: Env, label: str, page: str, **args) -> pn.widgets.Button:
-    b = pn.widgets.Button(name=label, width=min(max(90, 9 * len(label)), 300), button_type="light")
+    b = pn.widgets.Button(label=label, width=min(max(90, 9 * len(label)), 300), color="light")
     b.on_click(lambda _e: env.go(page, **args))
     return b
 
@@ -191,7 +191,7 @@ def equipment_class(env: Env, building_id: str, cls: str) -> Page:
         chooser = pn.FlexBox(*[_nav_button(env, e.name, "equipment", id=e.id) for e in eqs])
     else:
         pick = pn.widgets.Select(name="Equipment", options={e.name: e.id for e in eqs}, width=260)
-        open_btn = pn.widgets.Button(name="Open", width=80, align="end")
+        open_btn = pn.widgets.Button(label="Open", width=80, align="end")
         open_btn.on_click(lambda _e: env.go("equipment", id=pick.value))
         chooser = pn.Row(pick, open_btn)
     title = f"{env.ix.building_name(building_id)} · {class_name(cls)}"

@@ -81,7 +81,7 @@ class TrendPage:
         self.range = pn.widgets.Select(name="Range", options=list(RANGES), value="1 h", width=100)
         self.end = pn.widgets.DatetimePicker(name="End (empty = now, UTC)", value=None, width=220)
         self.live = pn.widgets.Checkbox(name="Live tail", value=True, align="end")
-        self.show_btn = pn.widgets.Button(name="Show", button_type="primary", width=90, align="end")
+        self.show_btn = pn.widgets.Button(label="Show", color="primary", width=90, align="end")
         self.status = pn.pane.HTML("", sizing_mode="stretch_width")
         self.sources: dict[str, ColumnDataSource] = {}
         self.series: dict[str, tuple[list, list]] = {}

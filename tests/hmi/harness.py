@@ -33,8 +33,12 @@ def _check(schema_module: str, raw: dict, key: str) -> dict:
     return clean
 
 
-def demo_site(tmp: Path, hmi: dict | None = None, historian: bool = True, scan: str | None = None):
-    """The demo site on free ports with an embedded historian and the business DB in ``tmp``."""
+def demo_site(tmp: Path, hmi: dict | None = None, historian: bool = True, scan: str | None = None,
+              scan_devices: tuple[str, ...] = ()):
+    """The demo site on free ports with an embedded historian and the business DB in ``tmp``.
+
+    ``scan`` (e.g. "250ms") replaces the scan period of the Modbus devices ``scan_devices``.
+    """
     site = load_demo()
     sections = dict(site.sections)
     sections["hmi"] = _check("hmi.schema", {"port": free_port(), "refresh": "250ms", **(hmi or {})}, "hmi")
@@ -51,15 +55,15 @@ def demo_site(tmp: Path, hmi: dict | None = None, historian: bool = True, scan: 
                                        {"sinks": {"local": {"type": "embedded"}}, "query_sink": "local"}, "historian")
     site = dataclasses.replace(site, sections=MappingProxyType(sections))
     if scan:
-        site = _faster_scans(site, scan)
+        site = _faster_scans(site, scan, scan_devices)
     return site
 
 
-def _faster_scans(site, scan: str):
+def _faster_scans(site, scan: str, names: tuple[str, ...]):
     from tagdb.site.schema import Duration
     seconds = Duration().check(scan, "scan", Loc("test"))[0]
     devices = {name: dataclasses.replace(d, scan_groups=MappingProxyType({k: seconds for k in d.scan_groups}))
-               if d.protocol == "modbus" else d for name, d in site.devices.items()}
+               if name in names else d for name, d in site.devices.items()}
     return dataclasses.replace(site, devices=MappingProxyType(devices))
 
 
