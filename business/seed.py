@@ -70,9 +70,10 @@ def sync_site(s: Session, site: Any, prop_cfg: dict, now: datetime) -> Property:
             s.flush()
             record(s, "system", "create", "buildings", row.id, None, {"code": b.id, **values}, now)
         elif any(getattr(row, k) != v for k, v in values.items()):
+            before = {"code": b.id, **{k: getattr(row, k) for k in values}}
             for k, v in values.items():
                 setattr(row, k, v)
-            record(s, "system", "update", "buildings", row.id, None, {"code": b.id, **values}, now)
+            record(s, "system", "update", "buildings", row.id, before, {"code": b.id, **values}, now)
     return prop
 
 

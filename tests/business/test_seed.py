@@ -81,3 +81,26 @@ def test_demo_users_log_in_with_their_scopes(seeded):
     listed = db.call(lambda s: crud.list(s, manager_a, "assets", {"per_page": "500"}))["items"]
     tower_a = db.call(lambda s: s.scalar(select(Building.id).where(Building.code == "tower-a")))
     assert listed and all(a["building_id"] == tower_a for a in listed)
+
+
+def test_site_changes_to_buildings_are_mirrored_and_audited(tmp_path):
+    from dataclasses import replace
+
+    from business.models import AuditEntry
+    from tagdb.site.loader import load_site
+    site = load_site(DEMO)
+    db = Database(f"sqlite:///{tmp_path / 'b.db'}")
+    db.migrate()
+    db.call(lambda s: sync_site(s, site, {"code": "hv"}, NOW))
+    taller = replace(site, buildings=tuple(replace(b, floors=b.floors + 1) if b.id == "tower-a" else b
+                                           for b in site.buildings))
+    db.call(lambda s: sync_site(s, taller, {"code": "hv"}, NOW))
+    db.call(lambda s: sync_site(s, taller, {"code": "hv"}, NOW))          # no change, no entry
+    entries = db.call(lambda s: [(e.before, e.after) for e in s.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "buildings", AuditEntry.action == "update"))])
+    a = next(b for b in site.buildings if b.id == "tower-a")
+    assert entries == [({"code": "tower-a", "name": a.name, "use": a.use, "floors": a.floors,
+                         "basement_floors": a.basement_floors},
+                        {"code": "tower-a", "name": a.name, "use": a.use, "floors": a.floors + 1,
+                         "basement_floors": a.basement_floors})]
+    db.stop()
