@@ -152,6 +152,12 @@ class ModbusDevice:
         group.started = now
         group.stale_reported = False
         group.task = asyncio.ensure_future(self.poll(group))
+        group.task.add_done_callback(self._poll_done)
+
+    def _poll_done(self, task: asyncio.Future) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # A bug, not a device problem: say so loudly, and keep polling.
+            log.error("modbus device %s: poll failed", self.name, exc_info=task.exception())
 
     async def poll_all(self) -> None:
         """Poll every group once now (tests and benchmarks)."""

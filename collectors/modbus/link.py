@@ -23,6 +23,9 @@ from ..errors import DeviceUnreachable
 log = logging.getLogger(__name__)
 
 WRITE, POLL = 0, 1
+#: Consecutive unanswered requests after which pymodbus closes the connection (a dead endpoint);
+#: fewer would let one silent unit behind a gateway disconnect its healthy neighbours.
+NO_RESPONSES_BEFORE_CLOSE = 3
 
 
 class PriorityGate:
@@ -122,7 +125,7 @@ class ModbusLink:
             client.close()
             self._failed("connection refused or timed out")
             raise DeviceUnreachable(f"{self.name}: cannot connect ({self.last_error})")
-        client.set_max_no_responses(0)   # a request that times out closes the connection
+        client.set_max_no_responses(NO_RESPONSES_BEFORE_CLOSE)
         self._client = client
         self._delay = 0.0
         self.connects += 1
@@ -157,7 +160,15 @@ class ModbusLink:
                 self._drop()
                 self._failed("connection lost")
                 raise DeviceUnreachable(f"{self.name}: connection lost") from None
-            except (ConnectionException, ModbusIOException, asyncio.TimeoutError, OSError) as exc:
+            except ModbusIOException as exc:
+                # No answer in time (or one out of step) from this unit. Behind a gateway the
+                # other units may be fine, so the connection stays up; pymodbus closes it
+                # itself after several consecutive silences (a dead endpoint).
+                self.last_error = str(exc) or "no response"
+                if not self.connected:
+                    self._failed(self.last_error)
+                raise DeviceUnreachable(f"{self.name}: {self.last_error}") from exc
+            except (ConnectionException, asyncio.TimeoutError, OSError) as exc:
                 self._drop()
                 self._failed(str(exc) or type(exc).__name__)
                 raise DeviceUnreachable(f"{self.name}: {self.last_error}") from exc

@@ -297,3 +297,36 @@ async def test_devices_with_only_multiple_writes_get_fc15_and_fc16():
         assert [c for c in codes if c not in (1, 2, 3, 4)] == [5, 6]
     finally:
         await rig.close()
+
+
+@aio_test
+async def test_a_silent_unit_behind_a_gateway_does_not_take_its_neighbours_down():
+    port = free_port()
+    bank1, bank2 = RegisterBank(64), RegisterBank(64)
+    bank2.hr[0] = 42
+    server = ModbusSimServer("127.0.0.1", port, {1: bank1, 2: bank2})
+    clock = Clock()
+    clock.advance(T0)
+    devices = {n: DeviceSpec(name=n, protocol="modbus", endpoint=f"tcp://127.0.0.1:{port}", unit_id=u, timeout=0.2,
+                             retries=0, scan_groups=MappingProxyType({"default": 1.0}))
+               for n, u in (("u1", 1), ("u2", 2))}
+    tags = (TagSpec("g/u1", "uint16", "u1", "hr:0"), TagSpec("g/u2", "uint16", "u2", "hr:0"))
+    site = SiteModel(name="t", timezone="UTC", files=(), buildings=(), devices=devices, tags=tags, equipment=(),
+                     sections={})
+    db = TagDatabase(tags, clock)
+    coll = ModbusCollector(site, db, clock)
+    assert len(coll.links) == 1                       # one connection for both units
+    await server.start()
+    server.set_silent(1)
+    coll.start()
+    try:
+        for _ in range(5):
+            groups = [d.groups["default"] for d in coll.devices.values()]
+            await wait_until(lambda: all(g.task is not None and g.task.done() for g in groups), what="scan")
+            clock.advance(1.0)
+        assert db.get("g/u1").quality.name == "BadCommunicationError"
+        assert db.get("g/u2").quality.is_good and db.get("g/u2").value == 42
+        assert server.connections == 1 and coll.links[("127.0.0.1", port)].connects == 1
+    finally:
+        coll.stop()
+        await server.stop()
