@@ -117,7 +117,7 @@ class ControlEngine:
                                        tags, clock, self.commands, self.publisher)
                       for name, c in section["rules"].items()}
         self.rotations = {name: Rotation(RotationSpec(
-            name, tuple(Member(m["name"], m["run_hours"], m["command"], m["on_value"], m["off_value"])
+            name, tuple(Member(m["name"], m["run_hours"], m["command"], m["on_value"], m["off_value"], m["fault"])
                         for m in c["members"]),
             c["rotate_after_hours"], c["demand"], c["interval"], c["description"]),
             tags, clock, self.commands, self.publisher) for name, c in section["rotations"].items()}

@@ -2,7 +2,9 @@
 
 The member with the fewest run hours starts as lead. When the lead has run
 ``rotate_after_hours`` since it became lead, the standby with the fewest run
-hours takes over and the old lead goes to the back of the order. ``demand``
+hours takes over and the old lead goes to the back of the order. A member whose ``fault``
+condition is true (or unknown) leaves duty at once: it is commanded off and
+the healthiest standby takes over. ``demand``
 (a number or an expression) says how many members must run; the first that
 many in the order are commanded on, the rest off, starting the new units
 before stopping the old so that duty is never lost during a swap. State is
@@ -34,6 +36,7 @@ class Member:
     command: str
     on_value: Any = True
     off_value: Any = False
+    fault: Expression | None = None    # true (or unknown): out of duty, commanded off
 
 
 @dataclass(frozen=True)
@@ -103,18 +106,23 @@ class Rotation:
             self.order = sorted(self.spec.members, key=lambda m: (hours[m.name], m.name))
             self.lead_start = hours[self.order[0].name]
             log.info("rotation %s: lead %s", self.spec.name, self.order[0].name)
+        faulted = self._faulted()
+        if self.order[0].name in faulted:
+            self._swap(hours, faulted, why="fault")
         lead_hours = hours[self.order[0].name]
         if lead_hours is not None and self.lead_start is not None:
             if lead_hours < self.lead_start:
                 self.lead_start = lead_hours   # counter reset on the unit: start counting again
             elif lead_hours - self.lead_start >= self.spec.rotate_after_hours:
-                self._swap(hours)
+                self._swap(hours, faulted)
         demand = self._demand()
         if demand is None:
             self.status = "demand unknown: holding"
             self._publish(hours)
             return
-        wanted = {m.command: (m.on_value if i < demand else m.off_value) for i, m in enumerate(self.order)}
+        duty = [m for m in self.order if m.name not in faulted]
+        wanted = {m.command: (m.on_value if i < demand else m.off_value) for i, m in enumerate(duty)}
+        wanted.update({m.command: m.off_value for m in self.order if m.name in faulted})
         # Starts first, then stops: never fewer running units than demand during a swap.
         plan = [c for c, v in wanted.items() if v is not False and v != 0 and self.running.get(c) != v]
         plan += [c for c, v in wanted.items() if (v is False or v == 0) and self.running.get(c) != v]
@@ -122,20 +130,36 @@ class Rotation:
             self.busy = True
             _async.start(self._apply([(c, wanted[c]) for c in plan])).addErrback(
                 lambda f: log.error("rotation %s: %s", self.spec.name, f.getErrorMessage()))
-        self.status = "ok"
+        self.status = "ok" if not faulted else f"faulted: {', '.join(sorted(faulted))}"
         self._publish(hours)
 
-    def _swap(self, hours: dict[str, float | None]) -> None:
+    def _faulted(self) -> set[str]:
+        out = set()
+        for m in self.spec.members:
+            if m.fault is None:
+                continue
+            try:
+                bad = bool(m.fault.evaluate(self.tags.snapshot(m.fault.paths)))
+            except BadInputError:
+                bad = True     # cannot tell: keep it out of duty, the standby covers
+            if bad:
+                out.add(m.name)
+        return out
+
+    def _swap(self, hours: dict[str, float | None], faulted: set[str] = frozenset(), why: str = "") -> None:
         old = self.order[0]
-        standby = [m for m in self.order[1:] if hours[m.name] is not None]
+        standby = [m for m in self.order[1:] if hours[m.name] is not None and m.name not in faulted]
         if not standby:
             return
         new = min(standby, key=lambda m: (hours[m.name], self.order.index(m)))
         self.order = [new] + [m for m in self.order[1:] if m is not new] + [old]
         self.lead_start = hours[new.name]
         self.swaps += 1
-        log.info("rotation %s: lead %s -> %s after %.1f h", self.spec.name, old.name, new.name,
-                 self.spec.rotate_after_hours)
+        if why:
+            log.warning("rotation %s: lead %s -> %s (%s)", self.spec.name, old.name, new.name, why)
+        else:
+            log.info("rotation %s: lead %s -> %s after %.1f h", self.spec.name, old.name, new.name,
+                     self.spec.rotate_after_hours)
 
     def _demand(self) -> int | None:
         d = self.spec.demand

@@ -228,6 +228,7 @@ MEMBER = Obj({
     "command": Field(_PATH, required=True),
     "on_value": Field(AnyValue(), default=True),
     "off_value": Field(AnyValue(), default=False),
+    "fault": Field(Expr(), doc="true (or unknown) takes the member out of duty"),
 })
 
 ROTATION = Located({

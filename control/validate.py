@@ -111,6 +111,7 @@ def check_section(section: Mapping[str, Any], tags: Mapping[str, Any], files: tu
         for i, m in enumerate(rot["members"]):
             tag(rot, f"{f}.members[{i}].run_hours", m["run_hours"])
             tag(rot, f"{f}.members[{i}].command", m["command"], writable=True)
+            expr_tags(rot, f"{f}.members[{i}].fault", m.get("fault"))
         expr_tags(rot, f"{f}.demand", rot["demand"])
     return errors
 

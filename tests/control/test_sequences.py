@@ -372,3 +372,28 @@ rules:
     assert 2 <= len(refused) <= 8                    # backs off: not 600 refusals in 10 minutes
     assert db.get("p/pump").value is False
     engine.stop()
+
+
+def test_faulted_lead_hands_over_to_the_standby_at_once():
+    config = ROTATION.replace("command: plant/chiller-1/run_cmd}",
+                              "command: plant/chiller-1/run_cmd, fault: '{plant/chiller-1/alarm}'}")
+    config = config.replace("command: plant/chiller-2/run_cmd}",
+                            "command: plant/chiller-2/run_cmd, fault: '{plant/chiller-2/alarm}'}")
+    c1 = Chiller("plant-chiller-1", rng("c1"), {"run_hours": 1000.0, "running": 1})
+    c2 = Chiller("plant-chiller-2", rng("c2"), {"run_hours": 1000.5, "running": 1})
+    db, clock = make_db(model_specs(c1, "plant/chiller-1", "c1") + model_specs(c2, "plant/chiller-2", "c2"))
+    b1 = ModelBridge(db, clock, c1, "plant/chiller-1", "c1", scan=60.0)
+    b2 = ModelBridge(db, clock, c2, "plant/chiller-2", "c2", scan=60.0)
+    engine = ControlEngine(section(config), db, clock)
+    b1.start(), b2.start()
+    engine.start()
+    clock.advance(120)
+    rot = engine.rotations["chillers"]
+    assert rot.lead.name == "chiller-1" and c2.get("run_cmd") is False
+    c1.failed = True                                  # compressor trip: the chiller alarms
+    clock.advance(60)
+    clock.advance(60)
+    assert rot.lead.name == "chiller-2"
+    assert c2.get("run_cmd") is True and c1.get("run_cmd") is False
+    assert db.get("_system/control/rotations/chillers/status").value == "faulted: chiller-1"
+    engine.stop()
