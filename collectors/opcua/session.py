@@ -41,5 +41,9 @@ async def open_client(endpoint: str, options: dict, timeout: float, data_dir: Pa
         cert, key = await client_certificate(client, data_dir, options)
         await client.set_security(SecurityPolicyBasic256Sha256, certificate=str(cert), private_key=str(key),
                                   server_certificate=options.get("server_certificate"), mode=MODES[mode])
-    await client.connect(auto_reconnect=False)
+    try:
+        await client.connect(auto_reconnect=False)
+    except BaseException:
+        client.disconnect_socket()      # a half-open session attempt must not leak its socket
+        raise
     return client
