@@ -136,6 +136,12 @@ class ServiceMgmt(Service):
     async def run_plans(self) -> dict:
         """One preventive-maintenance pass: read the usage counters live, generate what is due."""
         targets = await self.orders.run(lambda s: (pm.usage_targets(s), []))
+        readings = self.readings(targets)
+        now = self.api.clock()
+        return await self.orders.run(lambda s: pm.run_plans(self.orders, s, now, readings))
+
+    def readings(self, targets: list[tuple[int, int, str]]) -> dict[tuple[int, int], float]:
+        """Live usage counters (Good numeric values only) for (plan id, asset id, tag path) targets."""
         readings = {}
         tags = getattr(self.ctx, "tags", None)
         for plan_id, asset_id, path in targets:
@@ -146,8 +152,7 @@ class ServiceMgmt(Service):
             if tv is not None and tv.quality.is_good and isinstance(tv.value, (int, float)) \
                     and not isinstance(tv.value, bool):
                 readings[(plan_id, asset_id)] = float(tv.value)
-        now = self.api.clock()
-        return await self.orders.run(lambda s: pm.run_plans(self.orders, s, now, readings))
+        return readings
 
 
 def attach(ctx: Any, api: Any, parent: Any) -> ServiceMgmt | None:
