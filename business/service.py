@@ -136,6 +136,8 @@ def from_config(ctx: Any) -> BusinessService | None:
     service = BusinessService(ctx, api, section)
     from .service_mgmt.service import attach as attach_service_mgmt  # work orders, PM, activities (issue 9)
     attach_service_mgmt(ctx, api, service)
+    from .finance.service import install as install_finance  # fees, billing, payments, ledger (issue 10)
+    install_finance(ctx, api, service)
     web = section.get("web") or {}
     if web.get("enabled"):
         from .web.app import WebService

@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "tagdb.cli.tags",
     "tagdb.historian.cli",
     "business.cli",
+    "business.finance.cli",
     "alarms.cli",
 ]
 

@@ -19,6 +19,7 @@ SECTIONS: dict[str, str] = {
     "simulators": "collectors.schema",
     "control": "control.schema",
     "business": "business.schema",
+    "finance": "business.finance.schema",
     "service": "business.service_mgmt.schema",
     "hmi": "hmi.schema",
 }

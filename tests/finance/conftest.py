@@ -15,10 +15,7 @@ from business.finance.accounts import ensure_chart
 from business.finance.setup import sync_fee_items
 from business.models import Building, ParkingSpace, Property, Unit
 
-_spec = importlib.util.spec_from_file_location("_business_conftest", Path(__file__).parent.parent / "business" / "conftest.py")
-_bc = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_bc)
-fresh_pg_database = _bc.fresh_pg_database
+from tests.business.conftest import fresh_pg_database  # noqa: E402
 
 NOW = datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)
 

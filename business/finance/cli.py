@@ -1,0 +1,217 @@
+"""``spms billing run|late-fees`` and ``spms finance statement``: finance from the command line.
+
+They work on the site's business database directly (like ``spms users``) and,
+for metered fees, read the meters from the site's historian query sink (the
+embedded store in the data folder or InfluxDB). A running server needs no
+restart: bills are plain rows, and a second run for the same period adds nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+
+def _site_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--site", metavar="SITE", help="site YAML file or folder (default: the demo site)")
+    p.add_argument("--data-dir", metavar="DIR", help="data folder (default: the site's data_dir)")
+
+
+def register(subparsers) -> None:
+    """Add the ``billing`` and ``finance`` commands."""
+    billing = subparsers.add_parser("billing", help="billing runs and late fees",
+                                    description="Bill every unit and parking space for a period, from the fee "
+                                                "items of the site's finance section and the meter readings in "
+                                                "the historian.")
+    sub = billing.add_subparsers(dest="billing_command", metavar="SUBCOMMAND", title="subcommands")
+    billing.set_defaults(func=lambda args: (billing.print_help(), 2)[1])
+    run = sub.add_parser("run", help="preview or post the bills of a period (idempotent)",
+                         description="Compute the bills of a period. With --preview nothing is written. Posting "
+                                     "twice creates nothing new. Metered lines whose readings are missing, Bad, "
+                                     "stale or decreasing (rollover) are held for review, never billed.")
+    run.add_argument("--period", required=True, metavar="YYYY-MM")
+    run.add_argument("--preview", action="store_true", help="show what would be billed, write nothing")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _site_args(run)
+    run.set_defaults(func=cmd_run)
+    late = sub.add_parser("late-fees", help="bring late fees up to date", description="Charge late fees on "
+                          "overdue bills up to a date (default today), each as its own ledger lines.")
+    late.add_argument("--as-of", metavar="YYYY-MM-DD")
+    _site_args(late)
+    late.set_defaults(func=cmd_late_fees)
+
+    fin = subparsers.add_parser("finance", help="financial statements", description="Financial statements.")
+    fsub = fin.add_subparsers(dest="finance_command", metavar="SUBCOMMAND", title="subcommands")
+    fin.set_defaults(func=lambda args: (fin.print_help(), 2)[1])
+    st = fsub.add_parser("statement", help="print a statement (json, csv or html)",
+                         description="trial_balance, balance_sheet, income_statement, cash_flow or ageing "
+                                     "for a date range (balance sheet and ageing: at --to).")
+    st.add_argument("kind", choices=("trial_balance", "balance_sheet", "income_statement", "cash_flow", "ageing"))
+    st.add_argument("--from", dest="start", metavar="YYYY-MM-DD")
+    st.add_argument("--to", dest="end", metavar="YYYY-MM-DD")
+    st.add_argument("--format", choices=("json", "csv", "html"), default="json")
+    _site_args(st)
+    st.set_defaults(func=cmd_statement)
+
+
+def _open(args):
+    from ..cli import _open as open_business
+    return open_business(args)
+
+
+def _app(db, site):
+    from .app import FinanceApp
+    return FinanceApp.from_site(db, site, lambda: datetime.now(timezone.utc))
+
+
+class Progress:
+    """A one-line text progress bar on stderr (silent when not a terminal or disabled)."""
+
+    def __init__(self, label: str, enabled: bool = True, out=None) -> None:
+        self.out = out or sys.stderr
+        self.label = label
+        self.enabled = enabled
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        width = 30
+        filled = int(width * done / total)
+        self.out.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            self.out.write("\n")
+        self.out.flush()
+
+
+def _data_dir(args, site) -> Path:
+    from tagdb.cli.run import DEMO_DATA_DIR
+    if args.data_dir:
+        return Path(args.data_dir)
+    if args.site:
+        p = Path(args.site)
+        return (p if p.is_dir() else p.parent) / site.data_dir
+    return DEMO_DATA_DIR
+
+
+def read_meters(site, data_dir: Path, paths, start, end) -> dict:
+    """Boundary readings from the site's historian query sink (missing when there is none)."""
+    from twisted.internet import defer, task
+
+    from .meters import read_boundaries
+    section = site.section("historian")
+    result: dict = {}
+    if not section or not paths:
+        return asyncio_run_missing(paths, start, end)
+
+    async def run(reactor):
+        from tagdb.historian.points import PointSchema
+        from tagdb.historian.schema import default_query_sink
+        from tagdb.historian.sinks import build_sink
+        name = default_query_sink(section)
+        sink = build_sink(name, section["sinks"][name], reactor=reactor, data_dir=data_dir, schema=PointSchema(site))
+        try:
+            result.update(await read_boundaries(sink, paths, start, end))
+        finally:
+            close = getattr(sink, "close", None) or getattr(sink, "stop", None)
+            if close is not None:
+                r = close()
+                if hasattr(r, "addBoth") or hasattr(r, "__await__"):
+                    await r
+
+    try:
+        task.react(lambda reactor: defer.ensureDeferred(run(reactor)))
+    except SystemExit:
+        pass
+    return result or asyncio_run_missing(paths, start, end)
+
+
+def asyncio_run_missing(paths, start, end) -> dict:
+    """Every path as missing (no historian): the metered lines are held."""
+    from .meters import Reading
+    return {p: (Reading(p, None, None, "missing", False),) * 2 for p in paths}
+
+
+def cmd_run(args) -> int:
+    """Preview or post a billing run."""
+    from . import billing
+    from .errors import FinanceError
+    from ..errors import BusinessError
+    opened = _open(args)
+    if opened is None:
+        return 1
+    db, site = opened
+    app = _app(db, site)
+    progress = Progress(f"billing {args.period}", enabled=not args.no_progress and not args.json)
+    try:
+        inp = db.call(app.gather, args.period)
+        paths = billing.meter_paths(inp)
+        readings = read_meters(site, _data_dir(args, site), paths, inp.start, inp.end)
+        plans, summary = app.compute(inp, readings, progress=progress)
+        if not args.preview:
+            run = db.call(billing.post_run, inp, plans, summary, datetime.now(timezone.utc), "cli",
+                          Progress(f"posting {args.period}", enabled=progress.enabled))
+            summary = dict(run.summary, run_id=run.id)
+    except (BusinessError, FinanceError) as exc:
+        print(f"spms billing run: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        db.stop()
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return 0
+    verb = "would bill" if args.preview else "billed"
+    print(f"{args.period}: {verb} {summary['bills']} bill(s), {summary['lines']} line(s), total {summary['total']}"
+          f"; {summary['skipped_already_billed']} already billed; {len(summary['held'])} line(s) held for review")
+    for h in summary["held"][:20]:
+        print(f"  held {h['subject']} {h['fee']}: {h['reason']}")
+    for sh in summary["shared"]:
+        print(f"  shared {sh['fee']}: " + ", ".join(f"{k} {v}" for k, v in sh.items() if k != "fee"))
+    return 0
+
+
+def cmd_late_fees(args) -> int:
+    """Charge late fees up to a date."""
+    opened = _open(args)
+    if opened is None:
+        return 1
+    db, site = opened
+    app = _app(db, site)
+    as_of = date.fromisoformat(args.as_of) if args.as_of else None
+    n = db.call(lambda s: app.late_fees(s, as_of, "cli"))
+    db.stop()
+    print(f"{n} late-fee line(s) added")
+    return 0
+
+
+def cmd_statement(args) -> int:
+    """Print a statement."""
+    from . import statements
+    from .export import to_csv, to_html
+    opened = _open(args)
+    if opened is None:
+        return 1
+    db, site = opened
+    app = _app(db, site)
+    today = app.today()
+    start = date.fromisoformat(args.start) if args.start else today.replace(day=1)
+    end = date.fromisoformat(args.end) if args.end else today
+
+    def q(s):
+        pid = app.prepare(s)
+        k = args.kind
+        if k in ("balance_sheet", "ageing"):
+            return getattr(statements, k)(s, end, pid)
+        return getattr(statements, k)(s, start, end, pid)
+    st = db.call(q)
+    db.stop()
+    if args.format == "csv":
+        sys.stdout.write(to_csv(st))
+    elif args.format == "html":
+        sys.stdout.write(to_html(st))
+    else:
+        print(json.dumps(statements.public(st), ensure_ascii=False, indent=2))
+    return 0
