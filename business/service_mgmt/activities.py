@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from ..audit import jsonable, snapshot
@@ -79,6 +80,10 @@ def load(s: Session, activity_id: Any, lock: bool = False) -> Activity:
     """An activity by id (row-locked for registration changes), or NotFound."""
     if not str(activity_id).isdigit():
         raise NotFound(f"activity {activity_id} not found")
+    if lock:
+        # a no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite, whose driver
+        # would otherwise read outside the transaction) before anything is counted
+        s.execute(sql_update(Activity).where(Activity.id == int(activity_id)).values(id=Activity.id))
     a = s.get(Activity, int(activity_id), with_for_update=lock)
     if a is None:
         raise NotFound(f"activity {activity_id} not found")

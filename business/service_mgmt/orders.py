@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from tagdb.auth import Principal
@@ -71,6 +71,10 @@ class Orders:
                 with self.db.transaction() as s:
                     return fn(s, *args, **kwargs)
             except StaleDataError as exc:
+                last = exc
+            except IntegrityError as exc:
+                if "number" not in str(exc):      # two orders took the same day number: renumber
+                    raise
                 last = exc
             except OperationalError as exc:
                 if "locked" not in str(exc) and "deadlock" not in str(exc) and "serializ" not in str(exc):
