@@ -175,8 +175,13 @@ SIM_KINDS = ("elevators", "chillers", "ahus", "lighting", "parking", "meters")
 def _one_target(v: dict, field: str, raw) -> list:
     from tagdb.site.errors import ConfigError, Loc
 
+    loc = getattr(raw, "loc", Loc("<none>"))
+    # Keep where the instance was written: validate_site sees only clean values, and its
+    # errors must still name file and line.
+    v["_loc"] = loc
+    devices = raw.get("devices") if raw is not None else None
+    v["_device_locs"] = [devices.loc_of(i) for i in range(len(devices))] if hasattr(devices, "loc_of") else []
     if (v.get("endpoint") is None) == (not v.get("devices")):
-        loc = getattr(raw, "loc", Loc("<none>"))
         return [ConfigError(loc, field, "give either endpoint (serve every device there) or devices")]
     return []
 
@@ -225,22 +230,25 @@ def validate_site(site) -> list:
     errors = []
     for name, inst in (section.get("instances") or {}).items():
         field = f"simulators.instances.{name}"
+        loc = inst.get("_loc") or Loc("simulators")
+        dlocs = inst.get("_device_locs") or []
         proto = "opcua" if inst["kind"] == "elevators" else "modbus"
         for i, dev_name in enumerate(inst.get("devices") or ()):
             if dev_name not in site.devices:
-                errors.append(ConfigError(Loc("simulators"), f"{field}.devices[{i}]", f"unknown device {dev_name!r}"))
+                errors.append(ConfigError(dlocs[i] if i < len(dlocs) else loc, f"{field}.devices[{i}]",
+                                          f"unknown device {dev_name!r}"))
         devices = served_devices(site, inst)
         if not devices:
-            errors.append(ConfigError(Loc("simulators"), field, "serves no device of the site"))
+            errors.append(ConfigError(loc, field, "serves no device of the site"))
         for dev in devices:
             if dev.protocol != proto:
-                errors.append(ConfigError(dev.loc, field, f"a {inst['kind']} simulator serves {proto}, "
-                                                          f"device {dev.name!r} is {dev.protocol}"))
+                errors.append(ConfigError(loc, field, f"a {inst['kind']} simulator serves {proto}, "
+                                                      f"device {dev.name!r} is {dev.protocol}"))
         endpoints = {d.endpoint.rstrip("/") for d in devices}
         if len(endpoints) > 1:
-            errors.append(ConfigError(Loc("simulators"), f"{field}.devices",
+            errors.append(ConfigError(loc, f"{field}.devices",
                                       f"devices of one simulator must share one endpoint, got {sorted(endpoints)}"))
         units = [d.unit_id for d in devices]
         if proto == "modbus" and len(units) != len(set(units)):
-            errors.append(ConfigError(Loc("simulators"), field, "two devices of one endpoint share a unit id"))
+            errors.append(ConfigError(loc, field, "two devices of one endpoint share a unit id"))
     return errors
