@@ -15,14 +15,14 @@ import logging
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tagdb.auth import Principal
 
 from .database import Database
 from .errors import AuthenticationRequired
 from .identity import LockoutPolicy, digest, new_session, principal_of, revoke_session, verify_password
-from .models import ApiToken, User, WebSession
+from .models import ApiToken, RoleGrant, User, WebSession
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class DbAuthenticator:
         # logins and logouts that happen while a refresh is loading must survive its result
         self._added: dict[str, tuple[datetime | None, Principal]] = {}
         self._removed: set[str] = set()
+        self._signature: tuple | None = None
 
     # -- the shared Authenticator protocol --------------------------------------
     def authenticate_token(self, token: str) -> Principal | None:
@@ -107,12 +108,29 @@ class DbAuthenticator:
     async def refresh(self) -> int:
         """Reload every valid session and token from the database; returns how many."""
         self._added, self._removed = {}, set()
-        cache = await self.db.run(self.load_cache)
+        signature, cache = await self.db.run(lambda s: (self.signature(s), self.load_cache(s)))
         cache.update(self._added)
         for d in self._removed:
             cache.pop(d, None)
-        self._cache = cache
+        self._cache, self._signature = cache, signature
         return len(cache)
+
+    async def refresh_if_changed(self) -> bool:
+        """The periodic check: reload only when users, grants, tokens or sessions changed (cheap query)."""
+        if await self.db.run(self.signature) == self._signature:
+            return False
+        await self.refresh()
+        return True
+
+    @staticmethod
+    def signature(s) -> tuple:
+        """Counts and newest ids of the identity tables (changes made by any process show up here)."""
+        out = []
+        for model, live in ((User, User.active.is_(True)), (RoleGrant, None),
+                            (ApiToken, ApiToken.revoked.is_(False)), (WebSession, WebSession.revoked.is_(False))):
+            stmt = select(func.count(model.id), func.max(model.id))
+            out.append(tuple(s.execute(stmt.where(live) if live is not None else stmt).one()))
+        return tuple(out)
 
     def load_cache(self, s) -> dict[str, tuple[datetime | None, Principal]]:
         """Build the cache in a transaction (worker thread)."""

@@ -83,7 +83,7 @@ class BusinessService(MultiService):
         self._refresh.start(interval, now=False)
 
     def _refresh_cache(self):
-        d = Deferred.fromCoroutine(self.api.auth.refresh())
+        d = Deferred.fromCoroutine(self.api.auth.refresh_if_changed())
         d.addErrback(lambda f: log.debug("token cache refresh failed: %s", f.getErrorMessage()))
         return d
 

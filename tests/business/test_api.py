@@ -289,3 +289,15 @@ async def test_revoked_api_token_stops_working_at_once(env):
     assert code == 401
     code, _ = await server.call("DELETE", "/users/2/tokens/999999", admin)
     assert code == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_periodic_refresh_picks_up_tokens_made_elsewhere_and_skips_when_unchanged(env):
+    server, w, admin = env
+    auth = server.api.auth
+    assert await auth.refresh_if_changed() is False
+    token = server.add_user("cli-made", [("operator", "*")])     # as `spms users add/token` in another process
+    assert auth.authenticate_token(token) is None
+    assert await auth.refresh_if_changed() is True
+    assert auth.authenticate_token(token).user == "cli-made"
+    assert await auth.refresh_if_changed() is False
