@@ -330,3 +330,37 @@ async def test_a_silent_unit_behind_a_gateway_does_not_take_its_neighbours_down(
     finally:
         coll.stop()
         await server.stop()
+
+
+@aio_test
+async def test_reconnect_backoff_doubles_up_to_the_cap_on_the_injected_clock():
+    from collectors.errors import DeviceUnreachable
+    from collectors.modbus.link import POLL, ModbusLink
+
+    clock = Clock()
+    clock.advance(T0)
+    link = ModbusLink("127.0.0.1", free_port(), clock, timeout=0.5, backoff_initial=0.5, backoff_max=2.0)
+
+    async def attempt():
+        with pytest.raises(DeviceUnreachable) as info:
+            await link.call(POLL, lambda client: client.read_holding_registers(0, count=1, device_id=1))
+        return str(info.value)
+
+    delays = []
+    for _ in range(5):
+        assert "cannot connect" in await attempt()       # a real attempt: refused
+        delays.append(link.retry_in())
+        assert "retry in" in await attempt()             # too early: no attempt at all
+        clock.advance(link.retry_in())
+    assert delays == [0.5, 1.0, 2.0, 2.0, 2.0]
+    server = ModbusSimServer("127.0.0.1", link.port, {1: RegisterBank(8)})
+    await server.start()
+    try:
+        rr = await link.call(POLL, lambda client: client.read_holding_registers(0, count=1, device_id=1))
+        assert not rr.isError() and link.connects == 1
+        link.close()
+        await server.stop()
+        assert "cannot connect" in await attempt()
+        assert link.retry_in() == 0.5                    # success reset the backoff
+    finally:
+        await server.stop()
