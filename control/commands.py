@@ -14,7 +14,6 @@ nothing is queued to fire later, when the operator may no longer expect it.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
 import os
@@ -27,6 +26,7 @@ from typing import Any, Awaitable, Callable, Iterable
 from twisted.internet.defer import Deferred
 
 from tagdb.auth import Principal
+from tagdb.jsonl import JsonlAppender
 from tagdb.patterns import compile_pattern
 from tagdb.values import Scalar, TagValue, WriteStatus
 
@@ -95,6 +95,7 @@ class CommandService:
         self.readback_timeout = readback_timeout
         self.feedback = dict(feedback or {})
         self.audit_path = Path(audit_path) if audit_path else None
+        self._audit_file = JsonlAppender(self.audit_path, clock) if audit_path else None
         self.events = events
         self.records: deque[CommandRecord] = deque(maxlen=keep)
         self._ids = itertools.count(1)
@@ -257,11 +258,9 @@ class CommandService:
         level = logging.INFO if record.status == DONE else logging.WARNING
         log.log(level, "command %s %s=%r by %s (%s): %s %s", record.id, record.path, record.new_value,
                 record.user, record.source, record.status, record.message)
-        if self.audit_path is not None:
+        if self._audit_file is not None:
             try:
-                self.audit_path.parent.mkdir(parents=True, exist_ok=True)
-                with self.audit_path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(record.to_dict(), default=str, ensure_ascii=False) + "\n")
+                self._audit_file.append(record.to_dict())
             except OSError:
                 log.exception("could not append command audit %s to %s", record.id, self.audit_path)
         if self.events is not None:

@@ -19,11 +19,13 @@ def from_config(ctx) -> SystemTagsService:
     health through it, other components their own ``_system/<name>/`` tags)
     and the audit sink as ``ctx.provides["write_audit"]``.
     """
-    audit = JsonlAuditSink(Path(ctx.data_dir) / "audit" / "writes.jsonl")
+    audit = JsonlAuditSink(Path(ctx.data_dir) / "audit" / "writes.jsonl", clock=ctx.reactor)
     db = TagDatabase(ctx.site.tags, ctx.reactor, audit=audit)
     ctx.tags = db
     system = SystemTags(db, ctx.reactor)
     system.declare_devices(ctx.site.devices)
     ctx.provides["system_tags"] = system
     ctx.provides["write_audit"] = audit
-    return SystemTagsService(system, ctx.reactor, SYSTEM_REFRESH_S)
+    service = SystemTagsService(system, ctx.reactor, SYSTEM_REFRESH_S)
+    service.closers.append(audit.close)
+    return service

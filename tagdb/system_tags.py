@@ -183,6 +183,7 @@ class SystemTagsService(Service):
         self.interval = interval
         self._loop = LoopingCall(system.refresh)
         self._loop.clock = clock
+        self.closers: list = []   # called on stop, after the last refresh (e.g. the audit file)
         self.setName(name)
 
     def startService(self) -> None:
@@ -201,4 +202,6 @@ class SystemTagsService(Service):
         """Stop the periodic refresh."""
         if self._loop.running:
             self._loop.stop()
+        for close in self.closers:
+            close()
         return super().stopService()
