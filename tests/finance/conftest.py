@@ -36,6 +36,15 @@ FEE_ITEMS = [
 ]
 
 
+def drive(coro):
+    """Run a coroutine that never suspends (FakeHistory answers at once) without an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("coroutine suspended: use a real reactor for this one")
+
+
 class FakeHistory:
     """Answers ``value_at`` from a dict of path → [(ts, value, quality)] like the historian's sinks."""
 
