@@ -92,8 +92,18 @@ def _loader_for(filename: str, errors: list, dups: list | None = None):
         lst.item_locs = [mark(child) for child in node.value]
         return lst
 
+    def construct_timestamp(loader, node):
+        # PyYAML raises a bare ValueError (no line) for a date like 2026-13-01;
+        # report it where it is and keep the text so the rest still validates.
+        try:
+            return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        except ValueError as exc:
+            errors.append(ConfigError(mark(node), "", f"invalid date or time {node.value!r}: {exc}"))
+            return node.value
+
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", construct_timestamp)
     return Loader
 
 

@@ -17,6 +17,12 @@ CASES = [
         """}, [("x.yaml:3: invalid YAML", "")]),
     ("not-a-mapping", {"x.yaml": "- just\n- a list\n"},
      [("x.yaml:1: a site file must be a mapping", "")]),
+    ("impossible-date", {"x.yaml": """
+        tags:
+          - path: tower-a/commissioned
+            type: string
+            description: 2026-13-01
+        """}, [("x.yaml:4: invalid date or time '2026-13-01'", "month must be in 1..12")]),
     ("duplicate-yaml-key", {"x.yaml": """
         devices:
           plc-2: {protocol: modbus, endpoint: "tcp://127.0.0.1:5021"}
