@@ -55,7 +55,16 @@ def coerce_write(spec: TagSpec, value: Scalar) -> Checked:
         return Checked(value, WriteStatus.BAD_TYPE, f"{spec.path} takes a number ({dt}), got {_kind(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         return Checked(value, WriteStatus.BAD_TYPE, f"{spec.path} takes a finite number, got {value!r}")
-    if dt in _INT_RANGES:
+    if dt in _INT_RANGES and spec.scaling is not None:
+        # A scaled integer register holds raw counts: the engineering value may
+        # have decimals (12.5 °C as 125), it is the raw value that must fit.
+        value = float(value)
+        raw = round(spec.scaling.to_raw(value))
+        lo, hi = _INT_RANGES[dt]
+        if not lo <= raw <= hi:
+            return Checked(value, WriteStatus.OUT_OF_RANGE,
+                           f"{value!r} scales to raw {raw}, which does not fit {dt} ({lo}..{hi}) of {spec.path}")
+    elif dt in _INT_RANGES:
         if isinstance(value, float):
             if not value.is_integer():
                 return Checked(value, WriteStatus.BAD_TYPE, f"{spec.path} is {dt} and takes whole numbers, got {value!r}")

@@ -10,6 +10,7 @@ from twisted.internet.defer import Deferred
 
 from tagdb.audit import JsonlAuditSink, iter_audits
 from tagdb.database import TagDatabase
+from tagdb.site.model import Scaling
 from tagdb.values import GOOD, WriteResult, WriteStatus
 
 from .conftest import START, run, spec
@@ -205,3 +206,17 @@ def test_a_writable_tag_without_device_is_a_memory_tag(db, clock, audit_file):
     clock.advance(0)
     assert [tv.value for tv in seen[0]] == [4.0]
     assert [a.old_value for a in iter_audits(audit_file)] == [None, 4.0]
+
+
+def test_a_scaled_integer_tag_takes_engineering_decimals_and_checks_the_raw_range(clock):
+    # uint16 register in tenths of a degree: 12.5 °C is raw 125; 7000 °C would be raw 70000.
+    tenths = Scaling(raw_lo=0, raw_hi=1000, eng_lo=0.0, eng_hi=100.0)
+    db = TagDatabase([spec("chiller/sp", "uint16", access="rw", scaling=tenths)], clock)
+    writer = RecordingWriter()
+    db.register_writer("plc-1", writer)
+    assert run(db.write("chiller/sp", 12.5, "u")).ok
+    assert writer.calls == [("chiller/sp", 12.5)]
+    refused = run(db.write("chiller/sp", 7000.0, "u"))
+    assert refused.status is WriteStatus.OUT_OF_RANGE and "raw 70000" in refused.message
+    assert run(db.write("chiller/sp", -1.0, "u")).status is WriteStatus.OUT_OF_RANGE
+    assert len(writer.calls) == 1
