@@ -83,3 +83,92 @@ def cmd_browse(args) -> int:
             f.write(text)
     print(f"spms tags browse: {count} tag(s) from {args.endpoint}", file=sys.stderr)
     return 0
+
+
+def register(subparsers) -> None:
+    """Add ``spms simulate``: run only a site's simulated equipment."""
+    p = subparsers.add_parser(
+        "simulate", help="run a site's simulated equipment only (Modbus/OPC UA servers on loopback)",
+        description="Start the simulators of a site's `simulators:` section and nothing else, so that "
+                    "another SCADA client (or `spms tags browse`) can talk to them. Ctrl-C stops.")
+    p.add_argument("site", metavar="SITE", nargs="?", default=None,
+                   help="site YAML file or folder (default: the bundled demo)")
+    p.add_argument("--port-offset", type=int, metavar="N",
+                   help="add N to every simulated port (overrides simulators.port_offset)")
+    p.add_argument("--data-dir", default=None,
+                   help="where simulator certificates are kept (default: ./var/simulate)")
+    p.set_defaults(func=cmd_simulate)
+
+
+def describe(hub) -> list[str]:
+    """One line per simulator server: kind, endpoint, what it serves."""
+    lines = []
+    for name, server in hub.modbus_servers.items():
+        units = sorted(server.units)
+        shown = f"{units[0]}-{units[-1]}" if units == list(range(units[0], units[-1] + 1)) and len(units) > 2 \
+            else ", ".join(map(str, units))
+        lines.append(f"modbus  tcp://{server.host}:{server.port}  {name}: unit ids {shown}")
+    for device, bank in hub.elevator_banks.items():
+        lines.append(f"opcua   {bank.server.endpoint}  {device}: cars {', '.join(bank.cars)}")
+    return lines
+
+
+def cmd_simulate(args) -> int:
+    """``spms simulate``: exit 0 after Ctrl-C/SIGTERM, 1 when the site or a server cannot start."""
+    from pathlib import Path
+
+    from twisted.internet import reactor
+
+    from tagdb.cli.run import DEMO_SITE, load_or_report
+
+    from .sim.demo import with_port_offset
+    from .sim.hub import SimulatorHub
+    from .simulators_service import SimulatorsService
+
+    site = load_or_report(args.site or DEMO_SITE)
+    if site is None:
+        return 1
+    if not site.section("simulators"):
+        print(f"spms simulate: {args.site or DEMO_SITE} has no simulators: section", file=sys.stderr)
+        return 1
+    if args.port_offset is not None:
+        import os
+
+        from .endpoints import PORT_OFFSET_ENV
+
+        os.environ.pop(PORT_OFFSET_ENV, None)
+        site = with_port_offset(site, args.port_offset)
+    from tagdb.server.signals import ShutdownSignals
+
+    service = SimulatorsService(SimulatorHub(site, reactor, Path(args.data_dir or Path("var") / "simulate")))
+    status = {"code": 0}
+
+    def shutdown() -> None:
+        d = service.stopService() if service.running else None
+        if d is None:
+            reactor.stop()
+        else:
+            d.addBoth(lambda _: reactor.stop() if reactor.running else None)
+
+    signals = ShutdownSignals(shutdown, reactor.callFromThread, grace=15.0)
+
+    def started(_):
+        for line in describe(service.hub):
+            print(f"spms simulate: {line}")
+        print("spms simulate: press Ctrl-C to stop", flush=True)
+
+    def failed(f):
+        print(f"spms simulate: cannot start: {f.getErrorMessage()}", file=sys.stderr)
+        status["code"] = 1
+        reactor.stop()
+
+    def start():
+        signals.install()      # after the reactor installed its own handlers
+        service.startService().addCallbacks(started, failed)
+
+    reactor.callWhenRunning(reactor.callLater, 0, start)
+    try:
+        reactor.run()
+    finally:
+        signals.uninstall()
+    return status["code"]

@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "business.cli",
     "business.finance.cli",
     "alarms.cli",
+    "collectors.cli",
 ]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

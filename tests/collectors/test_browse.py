@@ -81,3 +81,45 @@ async def test_browse_csv_with_root_imports_into_a_site(tmp_path):
     assert errors == [], [str(e) for e in errors]
     assert len(site.tags) == len(VARIABLES)
     assert site.tag("lift-2/load_percent").data_type == "float64"
+
+
+def test_spms_simulate_serves_the_demo_until_sigint(tmp_path):
+    """The command runs the simulators alone, answers Modbus on the offset port, stops on SIGINT."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from collectors.sim.demo import free_port_offset, load_demo
+
+    offset = free_port_offset(load_demo(0))
+    env = {k: v for k, v in os.environ.items() if k != "SPMS_SIM_PORT_OFFSET"}
+    proc = subprocess.Popen([sys.executable, "-m", "tagdb.cli.main", "--log-level", "WARNING", "simulate",
+                             "--port-offset", str(offset), "--data-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "press Ctrl-C" in line:
+                break
+        text = "".join(lines)
+        assert f"tcp://127.0.0.1:{15020 + offset}  chillers" in text, text
+        from pymodbus.client import ModbusTcpClient
+
+        client = ModbusTcpClient("127.0.0.1", port=15020 + offset, timeout=3)
+        assert client.connect()
+        rr = client.read_holding_registers(0, count=2, device_id=1)      # chiller 1 setpoint
+        client.close()
+        assert not rr.isError() and rr.registers == [0x40E0, 0]            # 7.0 as float32
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
