@@ -32,7 +32,7 @@ def workorder_operations() -> list[Operation]:
     return [
         _op("GET", "/workorders", "Work orders the caller may see, overdue first", "listWorkOrders", "workorders.read",
             [Param(k) for k in ("state", "kind", "source", "priority", "building_id", "assignee_staff_id",
-                                "equipment_id", "overdue")]),
+                                "equipment_id", "alarm_id", "overdue")]),
         _op("POST", "/workorders", "Report or open a work order (assigned automatically)", "createWorkOrder",
             "workorders.create", body=ORDER_BODY, ok=201, errs=(400, 401, 403, 422)),
         _op("GET", "/workorders/{id}", "A work order with its timeline, costs, rating", "getWorkOrder",

@@ -178,6 +178,8 @@ class Orders:
             raise ValidationError("invalid query parameters", errors)
         rows = list(s.scalars(stmt.order_by(WorkOrder.id.desc()).limit(1000)))
         items = [order_json(s, o, now) for o in rows]
+        if params.get("alarm_id"):           # the HMI's alarm summary: which order holds this alarm
+            items = [i for i in items if params["alarm_id"] in (i.get("alarm_ids") or [])]
         if params.get("overdue") in ("1", "true"):
             items = [i for i in items if i["overdue"]]
         items.sort(key=lambda i: (not i["overdue"], PRIORITY_RANK.get(i["priority"], 9), i["created_at"]))

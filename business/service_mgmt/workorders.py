@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..audit import jsonable, snapshot
+from ..audit import jsonable, record, snapshot
 from ..models import Asset, Building, MaintenanceRecord, Staff, Unit
 from .errors import NotFound, ValidationError, VerificationBlocked
 from .models import KINDS, PRIORITIES, SOURCES, WorkOrder, WorkOrderCost, WorkOrderEvent
@@ -168,6 +168,7 @@ def create(s: Session, cfg: dict, kinds: dict, now: datetime, actor: str, fields
                   fault_at=fault_at, parent_id=parent.id if parent else None, escalated=0, reopen_count=0)
     s.add(o)
     s.flush()
+    record(s, actor, "create", "work_orders", o.id, None, snapshot(o), now)
     add_event(s, o, now, actor, "create", None, "new", fields.get("description", "")[:200],
               {"source": source, "alarm_ids": list(alarm_ids or [])})
     if parent is not None:
@@ -246,6 +247,7 @@ def transition(s: Session, now: datetime, order: WorkOrder, action: str, actor: 
     order.state = after
     s.flush()        # the optimistic version check happens here
     add_event(s, order, now, actor, action, before, after, comment, data)
+    record(s, actor, action[:16], "work_orders", order.id, {"state": before}, {"state": after, "comment": comment}, now)
     return order
 
 

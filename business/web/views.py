@@ -14,6 +14,7 @@ import pandas as pd
 import panel as pn
 
 from ..ledger import live_view
+from ..service_mgmt.web import service_tabs  # work orders, PM, SLA (issue 9)
 from . import data
 from .i18n import column_label, t
 
@@ -142,4 +143,5 @@ def main_view(api, principal, lang: str, buildings: dict[str, int], property_id:
     return pn.Tabs((t("tab.units", lang), units_view(api, principal, lang, buildings)),
                    (t("tab.people", lang), people_view(api, principal, lang, property_id)),
                    (t("tab.staff", lang), staff_view(api, principal, lang)),
-                   (t("tab.assets", lang), assets_view(api, principal, lang)), dynamic=True)
+                   (t("tab.assets", lang), assets_view(api, principal, lang)),
+                   *service_tabs(api, principal, lang), dynamic=True)

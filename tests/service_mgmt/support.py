@@ -31,7 +31,7 @@ def manager(scope="property:demo"):
     return principal_for("mgr", [("manager", scope)])
 
 
-async def start_api(tmp_path, url: str):
+async def start_api(tmp_path, url: str, **extra):
     """A real service tree (tagdb, database, business with service management, api) on a free port.
 
     Returns (root, base URL, world, token(username, grants, **links)).
@@ -46,7 +46,7 @@ async def start_api(tmp_path, url: str):
     from tagdb.site.errors import Loc
     from tagdb.site.model import SiteModel
 
-    section, errors = SECTION.check({"database": {"url": url}, "property": {"code": "hq", "name": "HQ"}},
+    section, errors = SECTION.check({"database": {"url": url}, "property": {"code": "hq", "name": "HQ"}, **extra},
                                     "business", Loc("test"))
     assert not errors, errors
     site = SiteModel(name="service-test", timezone="Asia/Shanghai", files=(), buildings=(), devices={}, tags=(),
