@@ -9,6 +9,8 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 
+from tagdb.values import BAD_OUT_OF_SERVICE
+
 from .modbus.collector import ModbusCollector
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ def from_config(ctx) -> CollectorsService | None:
     protocols = {d.protocol for d in site.devices.values() if d.enabled}
     if not protocols & {"modbus", "opcua"}:
         return None
+    for dev in site.devices.values():
+        if not dev.enabled and dev.protocol in ("modbus", "opcua"):
+            # Operators must see why these tags never update.
+            ctx.tags.set_quality(dev.name, BAD_OUT_OF_SERVICE.with_detail("device disabled in the site"))
     reporter = _reporter(ctx)
     modbus = ModbusCollector(site, ctx.tags, ctx.reactor, reporter) if "modbus" in protocols else None
     opcua = None
