@@ -132,12 +132,14 @@ class SimulatorHub(FaultInjection):
 
     def _build_elevators(self, name: str, inst: dict, devices: list, host: str, port: int, seed: int) -> None:
         buildings = {b.id: b for b in self.site.buildings}
+        first = devices[0]
+        path = "/" + first.endpoint.split("/", 3)[3] if first.endpoint.count("/") >= 3 else "/"
+        ns = (first.options or {}).get("namespace_uri") or ELEVATOR_NS
+        # One server per instance (its devices share the endpoint); each device's cars on it.
+        server = OpcUaSimServer(host, port, ns, path=path, cert_dir=self.data_dir / "sim-certs",
+                                users=inst.get("users") or {}, anonymous=inst.get("anonymous", True),
+                                security=inst.get("security", True), name=name)
         for dev in devices:
-            path = "/" + dev.endpoint.split("/", 3)[3] if dev.endpoint.count("/") >= 3 else "/"
-            ns = (dev.options or {}).get("namespace_uri") or ELEVATOR_NS
-            server = OpcUaSimServer(host, port, ns, path=path, cert_dir=self.data_dir / "sim-certs",
-                                    users=inst.get("users") or {}, anonymous=inst.get("anonymous", True),
-                                    security=inst.get("security", True), name=name)
             cars: dict[str, Car] = {}
             for eq in self._equipment_of(dev.name):
                 car_name = str(eq.parameters.get("car") or eq.id.replace("/", "-"))
@@ -155,8 +157,12 @@ class SimulatorHub(FaultInjection):
 
     @property
     def servers(self) -> list:
-        """Every protocol server (Modbus and OPC UA)."""
-        return list(self.modbus_servers.values()) + [b.server for b in self.elevator_banks.values()]
+        """Every protocol server (Modbus and OPC UA), each once."""
+        out = list(self.modbus_servers.values())
+        for b in self.elevator_banks.values():
+            if all(b.server is not s for s in out):
+                out.append(b.server)
+        return out
 
     async def start(self) -> None:
         """Start every server, then the physics loop."""
