@@ -143,18 +143,23 @@ def run_plans(orders: Any, s: Session, now: datetime, readings: dict[tuple[int, 
             state[key] = st
         plan.state = state
     s.flush()
+    notices += reminders(orders, s, now)
     return {"generated": made}, notices
 
 
 def reminders(orders: Any, s: Session, now: datetime) -> list[dict]:
-    """Remind assignees of plan orders due within a day and not started (once per order)."""
+    """Remind the assignees of plan orders due within a day and not started yet (once per order)."""
+    from .models import WorkOrderEvent
+    from .workorders import add_event
+
     out = []
-    soon = now + timedelta(days=1)
+    reminded = select(WorkOrderEvent.order_id).where(WorkOrderEvent.action == "remind")
     for o in s.scalars(select(WorkOrder).where(WorkOrder.plan_id.is_not(None),
                                                WorkOrder.state.in_(("assigned", "accepted")),
-                                               WorkOrder.completion_due <= soon)):
-        if (o.escalated or 0) == 0 and o.assignee_staff_id:
-            out += order_notices(s, orders.notify_cfg, o, "assign", "reminder: preventive work due soon")
+                                               WorkOrder.completion_due <= now + timedelta(days=1),
+                                               WorkOrder.id.not_in(reminded))):
+        add_event(s, o, now, "system", "remind", o.state, o.state, "preventive work due within a day")
+        out += order_notices(s, orders.notify_cfg, o, "assign", "reminder: preventive work due within a day")
     return out
 
 

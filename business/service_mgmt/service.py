@@ -63,20 +63,31 @@ class ServiceMgmt(Service):
         self._loop.clock = ctx.reactor
         self.passes = 0
         self._failing = False
+        self._plans_synced = False
 
     def startService(self):
         """Sync the configured plans, subscribe to alarm transitions, start the scheduler."""
         super().startService()
         return Deferred.fromCoroutine(self._start())
 
-    async def _start(self) -> None:
+    async def sync_plans(self) -> bool:
+        """Write the configured plans once the property exists (the demo seeds it after we start)."""
         plans = self.section.get("plans") or []
-        if plans:
-            def sync(s):
-                prop = s.scalar(select(Property.id).order_by(Property.id).limit(1))
-                return (pm.sync_plans(s, plans, prop) if prop else 0), []
-            n = await self.orders.run(sync)
+        if self._plans_synced or not plans:
+            self._plans_synced = True
+            return True
+
+        def sync(s):
+            prop = s.scalar(select(Property.id).order_by(Property.id).limit(1))
+            return (pm.sync_plans(s, plans, prop) if prop else None), []
+        n = await self.orders.run(sync)
+        if n is not None:
             log.info("service management: %d preventive plans configured", n)
+            self._plans_synced = True
+        return self._plans_synced
+
+    async def _start(self) -> None:
+        await self.sync_plans()
         events = getattr(self.ctx, "events", None)
         if events is not None:
             from alarms.events import AlarmTransition
@@ -116,7 +127,7 @@ class ServiceMgmt(Service):
         """Health sweep, housekeeping, plans; returns what happened."""
         out = {"health": await self.sweep_health()}
         out["housekeeping"] = await self.orders.run(self.orders.housekeeping_tx)
-        out["plans"] = await self.run_plans()
+        out["plans"] = await self.run_plans() if await self.sync_plans() else {}
         self.passes += 1
         return out
 

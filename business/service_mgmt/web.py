@@ -54,9 +54,9 @@ def _table() -> pn.widgets.Tabulator:
 
 def board_view(svc, principal, lang: str) -> pn.Column:
     """Open orders, overdue first, filtered by state and overdue; counts by state."""
-    state = pn.widgets.MultiChoice(name=tr("state", lang), options=list(STATES),
+    state = pn.widgets.MultiChoice(label=tr("state", lang), options=list(STATES),
                                    value=["new", "assigned", "accepted", "in_progress", "on_hold", "completed"])
-    overdue = pn.widgets.Checkbox(name=tr("overdue_only", lang))
+    overdue = pn.widgets.Checkbox(label=tr("overdue_only", lang))
     counts = pn.pane.Markdown("")
     grid = _table()
     cols = ("number", "overdue", "priority", "state", "kind", "building_id", "equipment_id", "title",
@@ -82,7 +82,7 @@ def board_view(svc, principal, lang: str) -> pn.Column:
 
 def detail_view(svc, principal, lang: str) -> pn.Column:
     """One order: its fields and its timeline (who, when, what, comment)."""
-    ident = pn.widgets.IntInput(name=tr("order_id", lang), value=0, width=160)
+    ident = pn.widgets.IntInput(label=tr("order_id", lang), value=0, width=160)
     info = pn.pane.Markdown("")
     grid = _table()
 
@@ -140,10 +140,11 @@ def sla_view(svc, principal, lang: str) -> pn.Column:
 def service_tabs(api: Any, principal, lang: str) -> list[tuple[str, Any]]:
     """The tabs for the business app (none when service management is off or the user lacks access)."""
     from ..permissions import visibility
+    from .access import staff_vis
 
     ctx = getattr(api, "ctx", None)
     svc = (getattr(ctx, "provides", None) or {}).get("service_mgmt")
-    if svc is None or visibility(principal, "workorders.read").nothing:
+    if svc is None or staff_vis(principal, "workorders.read").nothing:   # residents use the portal/REST
         return []
     tabs = [(tr("tab.board", lang), board_view(svc, principal, lang)),
             (tr("tab.detail", lang), detail_view(svc, principal, lang))]

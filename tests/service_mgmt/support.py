@@ -36,7 +36,6 @@ async def start_api(tmp_path, url: str, **extra):
 
     Returns (root, base URL, world, token(username, grants, **links)).
     """
-    import dataclasses  # noqa: F401  (kept local: only the REST tests need the server pieces)
 
     from twisted.internet import reactor
 

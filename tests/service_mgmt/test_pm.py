@@ -115,3 +115,18 @@ def test_calendar_plans_generate_ahead_flag_overdue_and_report(orders, world, cl
     assert b["planned"] == 1 and b["overdue"] == 1 and b["compliance_pct"] == 0.0
     state = {p["code"]: p["state"] for p in cal["plans"]}
     assert state["lift-monthly"][str(world["aA"])]["next_due"] == "2027-01-02"
+
+
+def test_assignee_is_reminded_once_a_day_before_the_due_date(orders, world, clock):
+    plans(orders, {"code": "lift-fixed", "name": "Lift annual check", "asset": LIFT, "trigger": "calendar",
+                   "dates": ["2026-11-09"], "lead_days": 7})
+    made = one_pass(orders)[0]["generated"]                # 11-02: seven days ahead, sA on duty
+    o = orders.call(orders.get_tx, ADMIN, made[0])[0]
+    assert o["assignee_staff_id"] == world["sA"] and o["completion_due"].startswith("2026-11-09T23:59")
+    one_pass(orders)
+    assert "remind" not in [e["action"] for e in orders.call(orders.get_tx, ADMIN, o["id"])[0]["timeline"]]
+    clock.advance(days=7, hours=1)                         # 11-09 02:00 UTC: due within a day
+    one_pass(orders)
+    one_pass(orders)
+    actions = [e["action"] for e in orders.call(orders.get_tx, ADMIN, o["id"])[0]["timeline"]]
+    assert actions.count("remind") == 1

@@ -3,7 +3,6 @@ engine and live tag database of the demo site on an injected clock."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
