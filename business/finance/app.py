@@ -95,9 +95,16 @@ class FinanceApp:
         max_age = float((self.section.get("meters") or {}).get("max_age") or 86400.0)
         return billing.compute(inp, readings, max_age, self._rollovers(), adjustments, progress)
 
-    async def billing_run(self, period: str, preview: bool, actor: str, adjustments: list | None = None) -> dict:
-        """A billing run from the server: preview (nothing written) or post (idempotent)."""
+    async def billing_run(self, period: str, preview: bool, actor: str, adjustments: list | None = None,
+                          window: tuple[datetime, datetime] | None = None) -> dict:
+        """A billing run from the server: preview (nothing written) or post (idempotent).
+
+        ``window`` replaces the period's meter-reading boundaries (a move-out
+        final bill, or a test that cannot wait a month).
+        """
         inp = await self.db.run(self.gather, period)
+        if window is not None:
+            inp.start, inp.end = window
         readings = await read_boundaries(self.history(), billing.meter_paths(inp), inp.start, inp.end)
         plans, summary = self.compute(inp, readings, adjustments)
         if preview:
