@@ -167,14 +167,13 @@ class ModbusDevice:
     async def poll(self, group: ScanGroup) -> None:
         """Read every block of ``group`` and fan the values out to the tag DB.
 
-        The blocks' requests queue on the shared link together; the decoded
-        values of all blocks that answered go to the tag DB in one ``ingest``.
+        Blocks are read one after the other (the connection carries one request
+        at a time anyway, and no task per block is cheaper); a write waiting at
+        the link goes between two blocks. The decoded values of all blocks that
+        answered go to the tag DB in one ``ingest``.
         """
         group.polls += 1
-        if len(group.blocks) == 1:
-            results = [await self._read_block(group.blocks[0])]
-        else:
-            results = await asyncio.gather(*(self._read_block(b) for b in group.blocks))
+        results = [await self._read_block(b) for b in list(group.blocks)]
         good = [r for r in results if r is not None]
         if good:
             now_ns = self._db.now_ns()
@@ -213,8 +212,8 @@ class ModbusDevice:
             self._comm_down(str(exc))
             return None
         if self.link.queued:
-            # Let the next queued request go out before decoding this answer, so the
-            # device works on it while we decode (the link is free already).
+            # Let a request queued by another unit (gateway) or a write go out before
+            # decoding this answer, so the device works on it while we decode.
             await asyncio.sleep(0)
         if rr.isError():
             code = int(getattr(rr, "exception_code", 0) or 0)
