@@ -124,6 +124,18 @@ def validate_site(site) -> list[ConfigError]:
         if name not in KINDS:
             errors.append(ConfigError(Loc("service"), f"service.kinds.{name}",
                                       f"unknown kind {name!r} (kinds: {', '.join(KINDS)})"))
+    from tagdb.patterns import compile_pattern
+
+    for i, rule in enumerate(section.get("alarm_rules") or []):
+        for j, pattern in enumerate(rule.get("alarms") or []):
+            try:
+                compile_pattern(pattern)
+            except Exception as exc:      # PatternError names what is wrong
+                errors.append(ConfigError(Loc("service"), f"service.alarm_rules[{i}].alarms[{j}]", str(exc)))
+            if ":" not in pattern:
+                errors.append(ConfigError(Loc("service"), f"service.alarm_rules[{i}].alarms[{j}]",
+                                          f"{pattern!r} matches no alarm: alarm ids are <tag>:<name> "
+                                          f"(e.g. '{pattern}:*')"))
     equipment = {eq.id: eq for eq in getattr(site, "equipment", ()) or ()}
     for i, plan in enumerate(section.get("plans") or []):
         asset = plan.get("asset")

@@ -100,6 +100,16 @@ async def test_scoping_actions_and_errors(tmp_path, db_url):
         code, r = await call(base, "POST", f"/activities/{act['id']}/registration", res_b, {})
         assert code == 201 and r["status"] == "confirmed", r
 
+        code, rel = await call(base, "GET", f"/workorders/reliability/{w['aA']}?days=30", mgr)
+        assert code == 200 and rel["failures"] == 0 and rel["mttr_hours"] is None, rel
+        code, _ = await call(base, "GET", f"/workorders/reliability/{w['aA']}", mgr_b)
+        assert code == 404                                   # tower A's asset is outside tower B
+        code, _ = await call(base, "GET", "/workorders/figures", res_a)
+        assert code == 403
+        code, cal = await call(base, "GET", "/pm/calendar", mgr)
+        assert code == 200 and cal == {"orders": [], "plans": []}
+        code, _ = await call(base, "GET", "/pm/plans", res_a)
+        assert code == 403
         code, doc = await call(base, "GET", "/openapi.json", mgr)
         ops = doc["paths"]["/workorders/{id}/transitions"]["post"]
         assert ops["x-permission"] == "workorders.update"
