@@ -118,3 +118,61 @@ def test_concurrent_updates_lose_no_transition(orders, world):
     for a, b in zip(chain, chain[1:]):
         assert b["from"] == a["to"], (a, b)
     assert final["state"] == chain[-1]["to"]
+
+
+PATHS = {  # a way to reach each state from a new order (as the system: no permission checks)
+    "new": [], "assigned": ["assign"], "accepted": ["assign", "accept"],
+    "in_progress": ["assign", "accept", "start"], "on_hold": ["assign", "accept", "start", "hold"],
+    "completed": ["assign", "accept", "start", "complete"],
+    "verified": ["assign", "accept", "start", "complete", "verify"],
+    "closed": ["assign", "accept", "start", "complete", "verify", "close"], "rejected": ["reject"],
+    "cancelled": ["cancel"],
+}
+
+
+def test_every_pair_through_the_database(db, world, clock):
+    """Each state × action on stored orders: the expected state and a timeline entry, or a refusal
+    that changes nothing."""
+    from business.service_mgmt.orders import Orders
+    from business.service_mgmt.schema import defaults
+
+    orders = Orders(db, clock, defaults({"auto_assign": False}))
+
+    def reach(state):
+        o = orders.call(orders.create_tx, None, {"kind": "repair", "title": "t", "asset_id": world["aA"]})[0]
+        for action in PATHS[state]:
+            o = orders.call(orders.act_tx, None, o["id"], action, staff_id=world["sA"])[0]
+        assert o["state"] == state
+        return o
+
+    for state in STATES:
+        base = reach(state)
+        for action in ACTIONS:
+            if (state, action) in EXPECTED:
+                o = reach(state) if base is None else base
+                base = None                       # used up: the next allowed action needs a fresh order
+                after = orders.call(orders.act_tx, None, o["id"], action, staff_id=world["sA"])[0]
+                assert after["state"] == EXPECTED[(state, action)], (state, action)
+                last = after["timeline"][-1]
+                assert (last["from"], last["to"], last["action"]) == (state, after["state"], action)
+            else:
+                probe = base or reach(state)
+                with pytest.raises(InvalidTransition):
+                    orders.call(orders.act_tx, None, probe["id"], action, staff_id=world["sA"])
+                again = orders.call(orders.get_tx, None, probe["id"])[0]
+                assert again["state"] == state and again["version"] == probe["version"]
+
+
+def test_concurrent_creations_get_distinct_numbers(orders, world):
+    numbers, lock = [], threading.Lock()
+
+    def worker():
+        o = orders.call(orders.create_tx, ADMIN, {"kind": "cleaning", "title": "lobby", "building_id": world["bA"]})[0]
+        with lock:
+            numbers.append(o["number"])
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(numbers) == 8 and len(set(numbers)) == 8
