@@ -54,7 +54,6 @@ async def browse_to_text(args) -> tuple[str, int]:
         device = args.device or default_device(args.endpoint)
         prefix = args.prefix if args.prefix is not None else device
         tags = await browse(client, args.root, prefix=prefix, max_depth=args.max_depth)
-        namespaces = await client.get_namespace_array()
     finally:
         await client.disconnect()
     uris = {t.address.split(";", 1)[0][4:] for t in tags if t.address.startswith("nsu=")}
@@ -64,7 +63,6 @@ async def browse_to_text(args) -> tuple[str, int]:
 
     buf = io.StringIO()
     write_tags_csv(to_tagspecs(tags, device), buf)
-    del namespaces
     return buf.getvalue(), len(tags)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from types import MappingProxyType
 
-import pytest
 from twisted.internet import reactor
 
 from collectors.opcua.collector import OpcUaCollector
