@@ -71,6 +71,7 @@ class HistoryResource(JsonResource):
         return datetime.fromtimestamp(self.ctx.reactor.seconds(), tz=timezone.utc)
 
     async def on_get(self, request):
+        """Dispatch ``/history`` and its sub-resources (reads need ``tags.read``)."""
         require(request, self.ctx, "tags.read", anonymous=anonymous_read_allowed(self.ctx))
         sub = [p.decode("utf-8", "replace") for p in request.postpath if p]
         handler = {(): self._query, ("at",): self._at, ("events",): self._events,

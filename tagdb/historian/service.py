@@ -157,6 +157,10 @@ def from_config(ctx) -> HistorianService | None:
     historian, sinks = build_historian(section, reactor=ctx.reactor, data_dir=Path(ctx.data_dir), site=site,
                                        wanted=wanted)
     ctx.provides["history"] = historian
+    # An ISA-18.2 alarm at 90 % full; the alarm system is built after us and takes the request (if it runs).
+    ctx.provides.setdefault("system_alarm_requests", []).append(
+        {"tag": "_system/historian/buffer/near_full", "type": "digital", "name": "NEAR_FULL", "priority": "high",
+         "message": "Historian buffer 90 % full: sinks are not keeping up", "origin": "historian"})
     from .rest import HistoryResource
     ctx.mount_api("history", HistoryResource(historian, ctx, section["api"]))
     return HistorianService(historian, sinks, ctx.reactor, tags=ctx.tags,

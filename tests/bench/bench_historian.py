@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = "historian"
-ROUNDS = 3
+ROUNDS = 5
 
 
 def run():

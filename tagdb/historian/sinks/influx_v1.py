@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip as gzip_mod
 import json
 import logging
-from datetime import datetime
 from typing import Any, Sequence
 
 from twisted.internet.defer import CancelledError
@@ -128,8 +127,3 @@ def _raise_for_status(code: int, text: str, where: str) -> None:
         raise SinkAuthError(msg)
     raise SinkUnavailable(msg)
 
-
-def ns(ts: datetime) -> int:
-    """Aware datetime to integer ns (InfluxQL time literals)."""
-    from ...values import datetime_to_ns
-    return datetime_to_ns(ts)
