@@ -151,6 +151,15 @@ class ServiceMgmt(Service):
         now = self.api.clock()
         return await self.orders.run(lambda s: pm.run_plans(self.orders, s, now, readings))
 
+    async def orders_for_alarm(self, alarm_id: str) -> list[dict]:
+        """The work orders holding an alarm (newest first): for the operators' alarm summary."""
+        def work(s):
+            rows = s.scalars(select(WorkOrder).where(WorkOrder.source == "alarm").order_by(WorkOrder.id.desc())
+                             .limit(500))
+            return [{"id": o.id, "number": o.number, "state": o.state, "assignee_staff_id": o.assignee_staff_id}
+                    for o in rows if alarm_id in (o.alarm_ids or [])], []
+        return await self.orders.run(work)
+
     def readings(self, targets: list[tuple[int, int, str]]) -> dict[tuple[int, int], float]:
         """Live usage counters (Good numeric values only) for (plan id, asset id, tag path) targets."""
         readings = {}

@@ -141,6 +141,10 @@ async def test_elevator_fault_to_verified_rated_order(tmp_path, monkeypatch):
         assert order["state"] == "assigned" and order["assignee_staff_id"] == tech_id
         assert order["skills"] == ["elevator"] and order["alarm_ids"] == [f"{fault}:FAULT"]
         oid = order["id"]
+        linked = await _wait(Deferred.fromCoroutine(svc.orders_for_alarm(f"{fault}:FAULT")))
+        assert [o["id"] for o in linked] == [oid]
+        code, by_alarm = await web.call("GET", f"/workorders?alarm_id={fault}:FAULT", manager)
+        assert [o["id"] for o in by_alarm["items"]] == [oid]
 
         # a resident reports the same lift: grouped under the alarm order, not a second job
         code, me = await web.call("GET", "/auth/me", resident)
