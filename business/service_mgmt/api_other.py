@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from ..api.base import Api, JsonResource, query_params, read_json
-from ..errors import PermissionDenied, ValidationError
+from ..errors import BadRequest, PermissionDenied, ValidationError
 from ..models import Residency, Unit
 from ..permissions import visibility
 from ..scopes import located_chain
@@ -179,7 +179,12 @@ class ActivityResource(ActivitiesResource):
         return 200, await self.service.orders.run(work)
 
     async def handle_POST(self, request, principal):
-        body = read_json(request) if self.sub != "cancel" or request.content.getvalue().strip() else {}
+        try:
+            body = read_json(request)
+        except BadRequest as exc:
+            if exc.fields.get("body") != "is required":
+                raise
+            body = {}           # cancel and registration need no body
         now = self.api.clock()
 
         def work(s):
@@ -188,7 +193,8 @@ class ActivityResource(ActivitiesResource):
                 raise acts.NotFound(f"activity {self.ident} not found")
             if self.sub == "cancel":
                 _writable(s, principal, a)
-                notices = acts.cancel(s, now, a, self.channels, (body or {}).get("reason", "") if isinstance(body, dict) else "")
+                reason = body.get("reason", "") if isinstance(body, dict) else ""
+                notices = acts.cancel(s, now, a, self.channels, reason if isinstance(reason, str) else "")
                 return acts.activity_json(s, a), notices
             if self.sub == "registration":
                 if visibility(principal, "activities.register").nothing and \

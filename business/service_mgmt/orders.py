@@ -24,11 +24,11 @@ from ..scopes import unit_chain
 from . import access, assign, ratings
 from .errors import ConcurrentUpdate, PermissionDenied, ValidationError
 from .models import WorkOrder, WorkOrderEvent, WorkOrderRating
-from .notices import Notices, order_notices
+from .notices import Notices, manager_notices, order_notices
 from .schema import kind_defaults
 from .states import SYSTEM_ACTIONS, allowed_actions
-from .workorders import (add_cost, children, create, event_json, follow_parent, is_overdue, load, order_cost,
-                         transition, validate_body)
+from .workorders import (add_cost, add_event, children, create, event_json, follow_parent, is_overdue, load,
+                         order_cost, transition, validate_body)
 
 log = logging.getLogger(__name__)
 RETRIES = 8
@@ -219,6 +219,17 @@ class Orders:
                 if assign.auto_assign(s, now, o) is not None:
                     counts["assigned"] += 1
                     notices += order_notices(s, self.notify_cfg, o, "assign")
+        counts["overdue"] = 0
+        flagged = select(WorkOrderEvent.order_id).where(WorkOrderEvent.action == "overdue")
+        for o in s.scalars(select(WorkOrder).where(
+                WorkOrder.state.in_(("new", "assigned", "accepted", "in_progress", "on_hold")),
+                WorkOrder.completion_due < now, WorkOrder.parent_id.is_(None), WorkOrder.id.not_in(flagged))):
+            add_event(s, o, now, "system", "overdue", o.state, o.state,
+                      f"completion deadline {o.completion_due.isoformat()} passed")
+            counts["overdue"] += 1
+            notices += manager_notices(self.notify_cfg, f"[OVERDUE] {o.number}",
+                                       f"{o.title} is {o.state} past its completion deadline "
+                                       f"{o.completion_due:%Y-%m-%d %H:%M} UTC", f"business:workorder:{o.number}")
         for o in ratings.due_auto_close(s, now, self.section.get("auto_close_after", 3 * 86400.0)):
             transition(s, now, o, "close", "system", comment="closed without a rating")
             counts["closed"] += 1

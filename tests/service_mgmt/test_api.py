@@ -85,7 +85,8 @@ async def test_scoping_actions_and_errors(tmp_path, db_url):
         soon = root.context.provides["business"].clock() + timedelta(days=10)
         start, end = soon.isoformat(), (soon + timedelta(hours=2)).isoformat()
         code, act = await call(base, "POST", "/activities", mgr_b, {
-            "title": "亲子手工", "place": "B栋会所", "starts_at": start, "ends_at": end, "capacity": 1, "building_id": w["bB"]})
+            "title": "亲子手工", "place": "B栋会所", "starts_at": start, "ends_at": end, "capacity": 1,
+            "building_id": w["bB"]})
         assert code == 201, act
         code, body = await call(base, "POST", "/activities", mgr_b, {
             "title": "x", "place": "A", "starts_at": start, "ends_at": end,
@@ -97,7 +98,7 @@ async def test_scoping_actions_and_errors(tmp_path, db_url):
         assert [a["id"] for a in listing["items"]] == [act["id"]]
         code, body = await call(base, "POST", f"/activities/{act['id']}/registration", res_a, {})
         assert code == 404
-        code, r = await call(base, "POST", f"/activities/{act['id']}/registration", res_b, {})
+        code, r = await call(base, "POST", f"/activities/{act['id']}/registration", res_b)   # no body needed
         assert code == 201 and r["status"] == "confirmed", r
 
         code, rel = await call(base, "GET", f"/workorders/reliability/{w['aA']}?days=30", mgr)
@@ -110,6 +111,10 @@ async def test_scoping_actions_and_errors(tmp_path, db_url):
         assert code == 200 and cal == {"orders": [], "plans": []}
         code, _ = await call(base, "GET", "/pm/plans", res_a)
         assert code == 403
+        code, body = await call(base, "POST", f"/activities/{act['id']}/cancel", mgr_b)
+        assert code == 200 and body["status"] == "cancelled", body
+        code, body = await call(base, "POST", f"/activities/{act['id']}/cancel", mgr_b, {"reason": "rain"})
+        assert code == 409 and body["error"]["code"] == "activity_conflict"
         code, doc = await call(base, "GET", "/openapi.json", mgr)
         ops = doc["paths"]["/workorders/{id}/transitions"]["post"]
         assert ops["x-permission"] == "workorders.update"

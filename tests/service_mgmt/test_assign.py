@@ -113,3 +113,16 @@ def test_unrated_verified_orders_close_automatically(orders, world, clock):
     assert orders.call(orders.housekeeping_tx)[0]["closed"] == 1
     o = orders.call(orders.get_tx, ADMIN, o["id"])[0]
     assert o["state"] == "closed" and o["timeline"][-1]["actor"] == "system"
+
+
+def test_past_completion_deadline_is_flagged_once(orders, world, clock):
+    o = lift_order(orders, world)
+    orders.call(orders.act_tx, ADMIN, o["id"], "accept")
+    clock.advance(hours=23)
+    assert orders.call(orders.housekeeping_tx)[0]["overdue"] == 0
+    clock.advance(hours=2)                               # repair: complete within 1 day
+    counts, notices = orders.call(orders.housekeeping_tx)
+    assert counts["overdue"] == 1 and any("[OVERDUE]" in n["subject"] for n in notices)
+    assert orders.call(orders.housekeeping_tx)[0]["overdue"] == 0
+    listed = orders.call(orders.list_tx, ADMIN, {"overdue": "1"})[0]["items"]
+    assert [i["id"] for i in listed] == [o["id"]]
