@@ -116,8 +116,10 @@ def cash_flow(session: Session, start: date, end: date, property_id: int | None 
     moving = select(Posting.entry_id).where(Posting.account.in_(cash), Posting.date >= start, Posting.date <= end)
     if property_id is not None:
         moving = moving.where(Posting.property_id == property_id)
+    # an entry's postings share its date, so the outer scan is limited to the period too
     q = (select(Posting.account, func.sum(Posting.amount))
-         .where(Posting.entry_id.in_(moving.distinct()), Posting.account.not_in(cash)).group_by(Posting.account))
+         .where(Posting.date >= start, Posting.date <= end, Posting.entry_id.in_(moving.distinct()),
+                Posting.account.not_in(cash)).group_by(Posting.account))
     flows: dict[str, dict[str, int]] = {"operating": {}, "investing": {}, "financing": {}}
     for code, amount in session.execute(q):
         cat = chart[code].category
