@@ -9,6 +9,7 @@ poll decodes all its tags with a few vectorized operations.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +74,7 @@ class ReadBlock:
     b: np.ndarray | None = None
     lo: np.ndarray | None = None
     hi: np.ndarray | None = None
+    fast: tuple | None = None          # (pack, unpack, register permutation): see _build_fast
 
     @property
     def function_code(self) -> int:
@@ -89,6 +91,17 @@ class ReadBlock:
             bits = np.asarray(data[: self.count], dtype=bool)
             for g in self.groups:
                 out[g.out] = bits[g.gather]
+            return self.rows, out, strings
+        if self.fast is not None:
+            pack, unpack, perm = self.fast
+            regs = data if len(data) == self.count else data[: self.count]
+            if perm is not None:
+                regs = [regs[i] for i in perm]
+            out = np.array(unpack(pack(*regs)), dtype=np.float64)
+            if self.a is not None:
+                out = out * self.a + self.b
+            if self.lo is not None:
+                out = np.minimum(np.maximum(out, self.lo), self.hi)
             return self.rows, out, strings
         regs = np.asarray(data if len(data) == self.count else data[: self.count], dtype=np.uint16)
         raw = regs.astype(">u2").view(np.uint8)        # the block as the bytes on the wire
@@ -109,6 +122,49 @@ class ReadBlock:
         if self.lo is not None:
             out = np.minimum(np.maximum(out, self.lo), self.hi)
         return self.rows, out, strings
+
+
+_STRUCT_CODE = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q", "uint64": "Q",
+                "float32": "f", "float64": "d"}
+
+
+def _build_fast(block: ReadBlock) -> None:
+    """Plan a struct-based decode for the common case (numbers only, big byte order, no overlap).
+
+    One ``struct`` call unpacks every value of the block, gaps skipped as pad
+    bytes; word-swapped values are put in order by permuting the registers
+    first. It is several times cheaper than numpy on 125-register blocks.
+    """
+    if block.table not in ("hr", "ir"):
+        return
+    pts = sorted(block.points, key=lambda p: p.address.offset)
+    if any(p.data_type not in _STRUCT_CODE or p.address.bit is not None or p.byte_order != "big" for p in pts):
+        return
+    if any(a.end > b.address.offset for a, b in zip(pts, pts[1:])):
+        return
+    fmt, pos = [">"], block.start
+    perm = list(range(block.count))
+    for p in pts:
+        gap = p.address.offset - pos
+        if gap:
+            fmt.append(f"{2 * gap}x")
+        fmt.append(_STRUCT_CODE[p.data_type])
+        if p.word_order == "little" and p.address.count > 1:
+            lo, hi = p.address.offset - block.start, p.end - block.start
+            perm[lo:hi] = perm[lo:hi][::-1]
+        pos = p.end
+    if pos < block.start + block.count:
+        fmt.append(f"{2 * (block.start + block.count - pos)}x")
+    unpack = struct.Struct("".join(fmt)).unpack
+    pack = struct.Struct(f">{block.count}H").pack
+    block.fast = (pack, unpack, None if perm == list(range(block.count)) else perm)
+    block.rows = np.array([p.index for p in pts], dtype=np.intp)
+    a = np.array([p.linear.a for p in pts], dtype=np.float64)
+    b = np.array([p.linear.b for p in pts], dtype=np.float64)
+    block.a, block.b = (a, b) if (np.any(a != 1.0) or np.any(b != 0.0)) else (None, None)
+    lo = np.array([p.linear.lo for p in pts], dtype=np.float64)
+    hi = np.array([p.linear.hi for p in pts], dtype=np.float64)
+    block.lo, block.hi = (lo, hi) if (np.any(np.isfinite(lo)) or np.any(np.isfinite(hi))) else (None, None)
 
 
 def _byte_positions(p: Point, block_start: int) -> np.ndarray:
@@ -200,6 +256,7 @@ def plan_reads(points: list[Point], max_registers: int = 125, max_bits: int = 20
             blocks.append(current)
     for b in blocks:
         _build_groups(b)
+        _build_fast(b)
     return blocks
 
 
