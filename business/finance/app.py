@@ -110,7 +110,23 @@ class FinanceApp:
         if preview:
             return {"preview": True, "summary": summary, "bills": billing.plans_json(plans)}
         run = await self.db.run(billing.post_run, inp, plans, summary, self.clock(), actor)
+        await self.db.run(self.energy_costs, inp, summary)
         return {"preview": False, "run": billing.run_json(run)}
+
+    def energy_costs(self, s: Session, inp: billing.RunInput, summary: dict) -> int:
+        """Book the utility cost of each shared item's master meter (items with ``cost_price``)."""
+        from .expenses import record_energy_cost
+        items = {it["code"]: it for it in inp.items}
+        n = 0
+        for sh in summary.get("shared", ()):
+            price = (items.get(sh["fee"], {}).get("params") or {}).get("cost_price")
+            if price is None or sh.get("held"):
+                continue
+            if record_energy_cost(s, inp.property_id, inp.period, sh["master"], sh["master_consumption"], price,
+                                  inp.issued_on, self.clock(), supplier=(items[sh["fee"]]["params"].get("supplier")
+                                                                         or "grid")):
+                n += 1
+        return n
 
     # -- periodic jobs ---------------------------------------------------------------------------
 

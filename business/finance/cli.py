@@ -154,6 +154,7 @@ def cmd_run(args) -> int:
         if not args.preview:
             run = db.call(billing.post_run, inp, plans, summary, datetime.now(timezone.utc), "cli",
                           Progress(f"posting {args.period}", enabled=progress.enabled))
+            db.call(app.energy_costs, inp, summary)
             summary = dict(run.summary, run_id=run.id)
     except (BusinessError, FinanceError) as exc:
         print(f"spms billing run: {exc.message}", file=sys.stderr)

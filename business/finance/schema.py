@@ -55,7 +55,7 @@ def _check_item(item, field, value) -> list[ConfigError]:
             errs.append(ConfigError(loc, f"{field}.params.{key}", f"is required for kind {kind}"))
     if kind == "metered" and "price" not in p and "tiers" not in p:
         errs.append(ConfigError(loc, f"{field}.params", "a metered item needs price or tiers"))
-    for key in ("price", "amount", "first_price", "period_price", "daily_cap", "vacancy_discount"):
+    for key in ("price", "amount", "first_price", "period_price", "daily_cap", "vacancy_discount", "cost_price"):
         if key in p:
             _, e = Money("0").check(p[key], f"{field}.params.{key}", loc)
             errs += e
