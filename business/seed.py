@@ -14,12 +14,14 @@ import random
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .audit import record
 from .identity import create_user
+
 from .models import (Asset, Building, ClockRecord, CommonArea, Department, Lease, ParkingSpace, Person, Position,
                      Property, Residency, RoleGrant, RosterEntry, Shift, Staff, Unit, User, Vehicle)
 
@@ -202,14 +204,16 @@ def _seed_staff(s: Session, prop: Property, buildings: dict, rng: random.Random,
                     continue
                 shift = shifts[0] if dep in ("engineering", "service") else shifts[(n + offset // 7) % 3]
                 s.add(RosterEntry(staff_id=st.id, shift_id=shift.id, day=day))
+                start = datetime.combine(day, shift.start, ZoneInfo(prop.timezone))
+                hours = 9 if shift.code == "day" else (8 if shift.code == "evening" else 9)
                 if offset < 0 and rng.random() > 0.05:
-                    from zoneinfo import ZoneInfo
-                    tz = ZoneInfo(prop.timezone)
-                    start = datetime.combine(day, shift.start, tz)
-                    hours = 9 if shift.code == "day" else (8 if shift.code == "evening" else 9)
                     late = rng.choice((-10, -5, -3, 0, 2, 12)) if rng.random() < 0.9 else 35
                     s.add(ClockRecord(staff_id=st.id, kind="in", at=start + timedelta(minutes=late)))
                     s.add(ClockRecord(staff_id=st.id, kind="out", at=start + timedelta(hours=hours, minutes=rng.randrange(0, 15))))
+                elif offset == 0 and start <= now < start + timedelta(hours=hours):
+                    # today's running shift is clocked in, so the demo has technicians on
+                    # duty for work orders opened by alarms
+                    s.add(ClockRecord(staff_id=st.id, kind="in", at=start + timedelta(minutes=rng.choice((-5, 0, 3)))))
     return n
 
 

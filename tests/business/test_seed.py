@@ -104,3 +104,14 @@ def test_site_changes_to_buildings_are_mirrored_and_audited(tmp_path):
                         {"code": "tower-a", "name": a.name, "use": a.use, "floors": a.floors + 1,
                          "basement_floors": a.basement_floors})]
     db.stop()
+
+
+def test_technicians_of_the_running_shift_are_on_duty(seeded):
+    # alarm work orders in the demo are assigned only to staff clocked in right now
+    from business.attendance import on_duty
+    _, db, _, _ = seeded
+    elevator = db.call(lambda s: on_duty(s, NOW, "elevator"))
+    hvac = db.call(lambda s: on_duty(s, NOW, "hvac"))
+    assert elevator and hvac
+    night = NOW.replace(hour=16)      # 00:00 in Shanghai: the day shift is not running
+    assert db.call(lambda s: on_duty(s, night, "elevator")) == []
