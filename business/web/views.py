@@ -15,6 +15,7 @@ import panel as pn
 
 from ..ledger import live_view
 from ..service_mgmt.web import service_tabs  # work orders, PM, SLA (issue 9)
+from ..finance.web import finance_tabs  # billing, arrears, collection, budgets, statements (issue 10)
 from . import data
 from .i18n import column_label, t
 
@@ -144,4 +145,4 @@ def main_view(api, principal, lang: str, buildings: dict[str, int], property_id:
                    (t("tab.people", lang), people_view(api, principal, lang, property_id)),
                    (t("tab.staff", lang), staff_view(api, principal, lang)),
                    (t("tab.assets", lang), assets_view(api, principal, lang)),
-                   *service_tabs(api, principal, lang), dynamic=True)
+                   *service_tabs(api, principal, lang), *finance_tabs(api, principal, lang), dynamic=True)

@@ -143,6 +143,22 @@ async def test_portal_payments_callbacks_statements(tmp_path):
         assert (await call(base, "POST", f"/finance/ledger/{entry}/reverse", fin, {"reason": "typo"}))[0] == 201
         assert (await call(base, "POST", f"/finance/ledger/{entry}/reverse", fin, {"reason": "again"}))[0] == 409
 
+        # the finance tabs of the business web app: shown to the finance team only, and they work
+        from business.finance.web import finance_tabs
+        from collectors.testing import wait_until
+        api = root.getServiceNamed("business").api
+        assert finance_tabs(api, api.auth.authenticate_token(a), "en") == []
+        tabs = dict(finance_tabs(api, api.auth.authenticate_token(fin), "en"))
+        assert list(tabs) == ["Billing run", "Arrears", "Collection", "Budget vs actual", "Statements"]
+        page = tabs["Statements"][1]
+        tabs["Statements"][0][-1].clicks += 1
+        await wait_until(lambda: "Balance Sheet" in (page.object or ""), 10, what="statement page")
+        assert "1122" in page.object
+        summary = tabs["Billing run"][1]
+        tabs["Billing run"][0][0].value = "2026-11"
+        tabs["Billing run"][0][1].clicks += 1
+        await wait_until(lambda: "already billed 2" in (summary.object or ""), 10, what="billing preview")
+
         # every finance operation is documented with its permission
         code, spec = await call(base, "GET", "/openapi.json")
         assert spec["paths"]["/finance/bills"]["get"]["x-permission"] == "bills.read"
