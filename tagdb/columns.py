@@ -24,9 +24,14 @@ _KIND_OF_TYPE = {"bool": KIND_BOOL, "string": KIND_STR, "float32": KIND_FLOAT, "
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def kind_of(data_type: str) -> int:
-    """The storage kind of a site data type (every integer type is KIND_INT)."""
-    return _KIND_OF_TYPE.get(data_type, KIND_INT)
+def kind_of(spec: TagSpec) -> int:
+    """The storage kind of a tag: its data type's, except that a scaled integer is a float.
+
+    A scaled register holds raw counts; its engineering value (125 counts →
+    12.5 °C) has decimals, so it must not be rounded back to an integer.
+    """
+    kind = _KIND_OF_TYPE.get(spec.data_type, KIND_INT)
+    return KIND_FLOAT if kind == KIND_INT and spec.scaling is not None else kind
 
 
 def ns_to_utc(ns: int) -> datetime:
@@ -126,7 +131,7 @@ class TagColumns:
         ids = np.arange(start, start + count)
         self.n = start + count
         self.path[ids] = [s.path for s in specs]
-        self.kind[ids] = [kind_of(s.data_type) for s in specs]
+        self.kind[ids] = [kind_of(s) for s in specs]
         self.deadband[ids] = [absolute_deadband(s) for s in specs]
         self.quality[ids] = quality.code
         self.source_ns[ids] = now_ns

@@ -220,3 +220,20 @@ def test_a_scaled_integer_tag_takes_engineering_decimals_and_checks_the_raw_rang
     assert refused.status is WriteStatus.OUT_OF_RANGE and "raw 70000" in refused.message
     assert run(db.write("chiller/sp", -1.0, "u")).status is WriteStatus.OUT_OF_RANGE
     assert len(writer.calls) == 1
+
+
+def test_a_scaled_integer_tag_keeps_the_decimals_of_its_engineering_value(clock):
+    tenths = Scaling(raw_lo=0, raw_hi=1000, eng_lo=0.0, eng_hi=100.0)
+    db = TagDatabase([spec("chiller/supply", "int16", scaling=tenths), spec("chiller/starts", "uint32")], clock)
+    db.update([_value("chiller/supply", 6.5), _value("chiller/starts", 12.0)])
+    assert db.get("chiller/supply").value == 6.5
+    starts = db.get("chiller/starts").value
+    assert starts == 12 and isinstance(starts, int)
+
+
+def _value(path, value):
+    from datetime import datetime, timezone
+
+    from tagdb.values import TagValue
+    ts = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    return TagValue(path, value, GOOD, ts, ts)
