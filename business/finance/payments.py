@@ -155,3 +155,60 @@ def payment_json(p: Payment) -> dict:
     return {"id": p.id, "receipt_no": p.receipt_no, "kind": p.kind, "method": p.method, "provider": p.provider,
             "external_ref": p.external_ref, "unit_id": p.unit_id, "amount": yuan(p.amount),
             "received_at": p.received_at.isoformat(), "entry_id": p.entry_id, "memo": p.memo}
+
+
+def record_deposit(session: Session, property_id: int, unit_id: int, amount: int, method: str, now: datetime,
+                   ref: str, refund: bool = False, actor: str = "", memo: str = "") -> Payment:
+    """A deposit received (Dr cash / Cr deposits held) or paid back (the reverse), once per ``ref``."""
+    if method not in METHODS:
+        raise ValidationError(f"unknown payment method {method!r}", {"method": f"one of {', '.join(METHODS)}"})
+    if not isinstance(amount, int) or amount <= 0:
+        raise ValidationError("a deposit must be a positive amount", {"amount": "must be > 0"})
+    from .accounts import DEPOSITS
+    held = -ledger.balance(session, DEPOSITS, unit_id=unit_id)
+    if refund and amount > held:
+        raise Conflict(f"deposit refund of {amount} fen exceeds the {held} fen held", {"amount": f"at most {held} fen"})
+    ext = f"deposit:{'out' if refund else 'in'}:{ref}"
+    dup = session.scalars(select(Payment).where(Payment.external_ref == ext)).first()
+    if dup is not None:
+        return dup
+    sign = -1 if refund else 1
+    on = now.date()
+    receipt = next_receipt_no(session, on.year, prefix="F" if refund else "R")
+    entry = ledger.post(session, ext, "deposit", on, [ledger.Line(METHOD_ACCOUNT[method], sign * amount, None, unit_id),
+                                                      ledger.Line(DEPOSITS, -sign * amount, None, unit_id)],
+                        now, property_id, memo=memo or ("deposit refunded" if refund else "deposit received"), actor=actor)
+    p = Payment(receipt_no=receipt, kind="refund" if refund else "deposit", method=method, external_ref=ext,
+                property_id=property_id, unit_id=unit_id, amount=sign * amount, received_at=now, actor=actor,
+                entry_id=entry.id, memo=memo[:400])
+    session.add(p)
+    session.flush()
+    return p
+
+
+def record_temp_parking(session: Session, property_id: int, plate: str, entered: datetime, left: datetime,
+                        params: dict, method: str, now: datetime, account: str = "5106",
+                        actor: str = "") -> tuple[int, Payment | None]:
+    """Charge a temporary stay at the exit barrier (Dr cash / Cr temporary parking); returns (fen, receipt)."""
+    from .fees import temp_parking_fee
+    if left < entered:
+        raise ValidationError("exit before entry", {"left": "must not be before entered"})
+    if method not in METHODS:
+        raise ValidationError(f"unknown payment method {method!r}", {"method": f"one of {', '.join(METHODS)}"})
+    minutes = int((left - entered).total_seconds() // 60)
+    fee, detail = temp_parking_fee(minutes, params)
+    if fee == 0:
+        return 0, None
+    ext = f"parking:{plate}:{entered.isoformat()}"
+    dup = session.scalars(select(Payment).where(Payment.external_ref == ext)).first()
+    if dup is not None:
+        return dup.amount, dup
+    entry = ledger.post(session, ext, "sale", left.date(), [ledger.Line(METHOD_ACCOUNT[method], fee),
+                                                            ledger.Line(account, -fee)],
+                        now, property_id, memo=f"temporary parking {plate} {minutes} min", actor=actor)
+    p = Payment(receipt_no=next_receipt_no(session, left.year), kind="sale", method=method, external_ref=ext,
+                property_id=property_id, amount=fee, received_at=now, actor=actor, entry_id=entry.id,
+                memo=f"{plate} {detail}"[:400])
+    session.add(p)
+    session.flush()
+    return fee, p
