@@ -25,6 +25,7 @@ class Money(Schema):
         self.min_value = Decimal(min_value) if min_value is not None else None
 
     def check(self, value, field, loc):
+        """The value as a normalised decimal string, or an error naming the field."""
         if isinstance(value, bool) or isinstance(value, float):
             return None, [ConfigError(loc, field, f"{value!r}: write money and prices as quoted decimal strings "
                                                   f"(\"{value}\"), floats are not exact")]
