@@ -175,6 +175,8 @@ class BillsResource(_Base):
 
     async def handle_POST(self, request, principal):
         parts = self.path(request)
+        if len(parts) == 4 and parts[1] == "lines" and parts[3] == "release":
+            return await self.release(request, principal, parts)
         if len(parts) != 2 or parts[1] != "pay":
             raise NotFound("use POST /finance/bills/<id>/pay")
         body = read_json(request)
@@ -192,6 +194,24 @@ class BillsResource(_Base):
             return {"order_no": order.order_no, "provider": provider, "amount": yuan(order.amount),
                     "bill_ids": order.bill_ids, "status": order.status}
         return 201, await self.api.db.run(make)
+
+
+    async def release(self, request, principal, parts):
+        """POST /finance/bills/<id>/lines/<line>/release {quantity, note}: bill a held line after review."""
+        self.require(principal, "finance.write")
+        body = read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("quantity"), str):
+            raise ValidationError("quantity (a decimal string) is required", {"quantity": "is required"})
+
+        def work(s):
+            from .models import BillLine
+            line = s.get(BillLine, _int(parts[2], "line"))
+            if line is None or line.bill_id != _int(parts[0], "id"):
+                raise NotFound("bill line not found")
+            bills_mod.release_held(s, line.id, body["quantity"], str(body.get("note", "")), self.api.clock(),
+                                   principal.user)
+            return bills_mod.bill_json(s, bills_mod.get_bill(s, line.bill_id))
+        return 201, await self.api.db.run(work)
 
 
 class PaymentsResource(_Base):

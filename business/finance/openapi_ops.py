@@ -31,6 +31,8 @@ def operations() -> list[Operation]:
         _op("GET", "/finance/bills/{id}", "One bill with its lines, readings and hold reasons", "bills.read", [ident]),
         _op("POST", "/finance/bills/{id}/pay", "Start an online payment of a bill (payment order)", "bills.pay",
             [ident], body=True, ok=201),
+        _op("POST", "/finance/bills/{id}/lines/{line}/release", "Bill a held metered line after review",
+            "finance.write", [ident, Param("line", "path", {"type": "integer"}, required=True)], body=True, ok=201),
         _op("GET", "/finance/payments", "Receipts (residents: their own)", "bills.read", [Param("unit_id")]),
         _op("POST", "/finance/payments", "Record a counter payment (cash, card, bank transfer)", "finance.write",
             body=True, ok=201),

@@ -145,3 +145,20 @@ def test_adjustments_are_explicit_lines(db, estate):
                                                          "description": "goodwill credit, lift outage"}])
     adj = lines_of(plans, f"unit:{u}")["adjustment:adjustment"]
     assert adj.amount == -2000 and "lift outage" in adj.description
+
+
+def test_a_held_line_is_billed_after_review(db, estate):
+    from business.finance.bills import open_lines, release_held
+    from business.finance.errors import Conflict
+    run(db, estate, history(**{"tower-a/meter-202/energy_kwh": (500, 400)}))
+    held = db.call(lambda s: s.scalars(select(BillLine).where(BillLine.held.is_(True), BillLine.fee_code == "elec"))
+                   .one().id)
+    before = db.call(lambda s: ledger.balance(s, "1122"))
+    line = db.call(lambda s: release_held(s, held, "300", "meter replaced on 11-15; old 500→620, new 0→180", NOW,
+                                          "finance"))
+    # 300 kWh: 200 × 0.55 + 100 × 0.60 = 170.00, as a new line with its own entry
+    assert line.amount == 17000 and line.detail["held_line"] == held and line.detail["start"]["value"] == "500.000"
+    assert db.call(lambda s: ledger.balance(s, "1122")) == before + 17000
+    assert db.call(lambda s: ledger.balance(s, "1122")) == db.call(lambda s: sum(o for _l, _b, o in open_lines(s)))
+    with pytest.raises(Conflict):
+        db.call(lambda s: release_held(s, held, "300", "again", NOW, "finance"))
