@@ -158,7 +158,6 @@ class Session:
             self.lang = event.new
             self._show_login()
         button.on_click(submit)
-        password.param.watch(lambda e: None, "value")
         lang.param.watch(switch, "value")
         title = self.app.section.get("title") or self.app.ctx.site.name
         self.root[1:] = [pn.pane.HTML(f"<h2>{escape(title)} · {self.t('title')}</h2>"), lang, user, password, button,
@@ -255,7 +254,18 @@ class Session:
 
     # -- the refresh tick -----------------------------------------------------------------------
     def tick(self) -> None:
-        """Push accumulated changes, redraw alarm displays when alarms changed, move the clock."""
+        """Push accumulated changes, redraw alarm displays when alarms changed, move the clock.
+
+        Everything changed in one tick goes to the browser as one message (``hold``).
+        """
+        doc = pn.state.curdoc
+        if doc is None:
+            self._tick()
+            return
+        with pn.io.hold(doc):
+            self._tick()
+
+    def _tick(self) -> None:
         self.live.tick()
         if self.alarms_dirty:
             self.alarms_dirty = False

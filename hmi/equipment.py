@@ -53,13 +53,7 @@ def lampv(v: Values, eq, name: str, on: str, off: str, alarm_when: bool | None =
 
 def any_bad(v: Values, eq) -> bool:
     """True when a point of the equipment is not Good (Bad, Uncertain, stale)."""
-    for p in eq.tags:
-        tv = v.tv(p)
-        if tv is not None and tv.value is not None and not tv.quality.is_good:
-            return True
-        if v.connected(p) is False:
-            return True
-    return False
+    return any(v.not_good(p) for p in eq.tags)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from .render import CSS
 log = logging.getLogger(__name__)
 
 HEALTH = "_system/devices/{}/connected"
+SEVERITY = 0xC0000000      # the severity bits of an OPC UA status code: zero means Good
 
 
 def health_path(device: str) -> str:
@@ -53,6 +54,7 @@ class Values:
         self.tags = tags
         self.current: dict[str, TagValue] = {}
         self._specs: dict[str, Any] = {}
+        self._health: dict[str, str | None] = {}
 
     def spec(self, path: str):
         """The tag's spec (None for unknown paths)."""
@@ -71,13 +73,23 @@ class Values:
 
     def connected(self, path: str) -> bool | None:
         """False when the device of ``path`` reports it is disconnected (Good health value)."""
-        spec = self.spec(path)
-        if spec is None or not spec.device:
+        hp = self._health.get(path, "")
+        if hp == "":
+            spec = self.spec(path)
+            hp = self._health[path] = health_path(spec.device) if spec is not None and spec.device else None
+        if hp is None:
             return None
-        h = self.current.get(health_path(spec.device))
-        if h is None or not h.quality.is_good:
+        h = self.current.get(hp)
+        if h is None or h.quality.code & SEVERITY:
             return None
         return bool(h.value)
+
+    def not_good(self, path: str) -> bool:
+        """True when ``path`` has a value whose quality is not Good, or its device is disconnected."""
+        tv = self.current.get(path)
+        if tv is not None and tv.value is not None and tv.quality.code & SEVERITY:
+            return True
+        return self.connected(path) is False
 
     def shown(self, path: str, digits: int = 1, labels: dict | None = None, units: str | None = None) -> Shown:
         """The display form of ``path`` (units from the spec unless given)."""

@@ -77,7 +77,7 @@ def _health(v: Values, eqs: list) -> str:
 def _sum(v: Values, paths: list[str]) -> tuple[float, int]:
     total, missing = 0.0, 0
     for p in paths:
-        n = v.number(p) if v.shown(p).state == "good" else None
+        n = None if v.not_good(p) else v.number(p)
         if n is None:
             missing += 1
         else:
