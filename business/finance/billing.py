@@ -111,7 +111,7 @@ def gather(session: Session, property_id: int, period: str, tz: str, equipment: 
                                                 .order_by(ParkingSpace.id))]
     items = [{"code": f.code, "name": f.name, "kind": f.kind, "params": dict(f.params or {}),
               "cycle_months": f.cycle_months, "due_days": f.due_days, "grace_days": f.grace_days,
-              "account": f.account}
+              "account": f.account, "prepaid": bool(f.prepaid)}
              for f in session.scalars(select(FeeItem).where(FeeItem.property_id == property_id,
                                                             FeeItem.active.is_(True)).order_by(FeeItem.id))]
     by_key = meter_for_units(equipment, [(u.building, u.code) for u in units], meter_overrides)
@@ -129,8 +129,16 @@ def _applies(item: dict, unit: UnitInfo) -> bool:
     return True
 
 
+def service_period(item: dict, period: str) -> str:
+    """The period an item's charge is for: the next one for prepaid (billed in advance) items."""
+    if not item.get("prepaid"):
+        return period
+    y, m = int(period[:4]), int(period[5:7])
+    return f"{y + m // 12}-{m % 12 + 1:02d}"
+
+
 def _due_this_period(item: dict, period: str) -> bool:
-    month = int(period[5:7])
+    month = int(service_period(item, period)[5:7])
     return (month - 1) % max(int(item.get("cycle_months") or 1), 1) == 0
 
 
@@ -245,6 +253,9 @@ def compute(inp: RunInput, readings: Readings, max_age_s: float = 86400.0,
                 line = shared[item["code"]][u.id]
             if line is None:
                 continue
+            if item.get("prepaid") and kind not in ("metered", "shared"):
+                line.description = f"{line.description} (for {service_period(item, inp.period)}, in advance)"
+                line.detail = {**line.detail, "service_period": service_period(item, inp.period)}
             lines.append(line)
             due.append(int(item.get("due_days", 15)))
             grace.append(int(item.get("grace_days", 0)))

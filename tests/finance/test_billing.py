@@ -162,3 +162,20 @@ def test_a_held_line_is_billed_after_review(db, estate):
     assert db.call(lambda s: ledger.balance(s, "1122")) == db.call(lambda s: sum(o for _l, _b, o in open_lines(s)))
     with pytest.raises(Conflict):
         db.call(lambda s: release_held(s, held, "300", "again", NOW, "finance"))
+
+
+def test_prepaid_items_bill_the_next_period_in_advance(db, estate):
+    from business.finance.models import FeeItem
+    from business.finance.setup import sync_fee_items
+    from .conftest import FEE_ITEMS
+    items = [dict(i, prepaid=True, cycle_months=3) if i["code"] == "mgmt" else i for i in FEE_ITEMS]
+    db.call(lambda s: sync_fee_items(s, estate["property_id"], items))
+    # quarters start in Jan/Apr/Jul/Oct: a quarterly prepaid item is billed in the Dec, Mar, Jun and Sep
+    # runs, for the quarter ahead (89.50 m² × 2.85 × 3 = 765.225 → 765.23), not in November's
+    plans, _ = run(db, estate, history(), post=False)
+    assert "mgmt" not in lines_of(plans, f"unit:{estate['units'][0]}")
+    inp = db.call(billing.gather, estate["property_id"], "2026-12", "Asia/Shanghai", EQUIPMENT)
+    plans, _ = billing.compute(inp, {})
+    mgmt = lines_of(plans, f"unit:{estate['units'][0]}")["mgmt"]
+    assert mgmt.amount == 76523 and "for 2027-01, in advance" in mgmt.description
+    assert mgmt.detail["service_period"] == "2027-01"
