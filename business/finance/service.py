@@ -30,6 +30,7 @@ class FinanceService(Service):
         self._loop.clock = reactor
         self.every = every
         self._failing = False
+        self._current = None
 
     def startService(self) -> None:
         """Start the periodic job (first run after one interval: the business seed runs first)."""
@@ -37,13 +38,20 @@ class FinanceService(Service):
         self._loop.start(self.every, now=False)
 
     def stopService(self):
-        """Stop the job."""
+        """Stop the job; the Deferred fires when a run in progress has finished."""
         if self._loop.running:
             self._loop.stop()
-        return super().stopService()
+        super().stopService()
+        current, self._current = self._current, None
+        if current is not None and not current.called:
+            done = Deferred()
+            current.addBoth(lambda r: done.callback(None))
+            return done
+        return None
 
     def _tick(self):
         d = Deferred.fromCoroutine(self.app.daily())
+        self._current = d
 
         def ok(result):
             if self._failing:
@@ -54,7 +62,7 @@ class FinanceService(Service):
 
         def failed(f):
             if not self._failing:
-                log.error("finance: periodic job failed: %s", f.getErrorMessage())
+                log.error("finance: periodic job failed: %s: %s", f.type.__name__, f.getErrorMessage())
             else:
                 log.debug("finance: periodic job still failing: %s", f.getErrorMessage())
             self._failing = True
