@@ -105,7 +105,8 @@ def banner_html(src: AlarmSource, size: int) -> str:
         d = rec.definition
         when = datetime.fromtimestamp(rec.since, timezone.utc).strftime("%H:%M:%S") if rec.since else ""
         lines.append(f'<div data-alarm="{escape(d.id)}">{r.priority(d.priority)} {escape(when)} '
-                     f'<b>{escape(_message(rec))}</b> <i>{escape(STATE_NAMES.get(rec.state.value, rec.state.value))}</i>'
+                     f'<b>{escape(_message(rec))}</b> '
+                     f'<i>{escape(STATE_NAMES.get(rec.state.value, rec.state.value))}</i>'
                      "</div>")
     more = f"<div>{len(recs) - size} more in the alarm summary</div>" if len(recs) > size else ""
     return (f'<div class="banner hmi" data-banner="1"><div>{len(recs)} active, {unacked} unacknowledged · '
@@ -132,7 +133,8 @@ def table(src: AlarmSource, recs: list) -> pd.DataFrame:
                      "equipment": d.equipment or "", "message": _message(rec),
                      "value": "" if rec.value is None else str(rec.value),
                      "work order": (wo or {}).get("number", "") if isinstance(wo, dict) else ""})
-    cols = ["id", "time", "priority", "rank", "state", "building", "area", "equipment", "message", "value", "work order"]
+    cols = ["id", "time", "priority", "rank", "state", "building", "area", "equipment", "message", "value",
+            "work order"]
     return pd.DataFrame(rows, columns=cols)
 
 

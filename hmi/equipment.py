@@ -223,7 +223,8 @@ def spaces_grid(v: Values, spaces: list) -> str:
 # -- meters -------------------------------------------------------------------------------------
 
 def _meter_summary(ix, v, eq):
-    return [val(v, eq, "power_kw", 2), val(v, eq, "energy_kwh", 2), val(v, eq, "voltage", 1), val(v, eq, "current_a", 1)]
+    return [val(v, eq, "power_kw", 2), val(v, eq, "energy_kwh", 2), val(v, eq, "voltage", 1),
+            val(v, eq, "current_a", 1)]
 
 
 def _meter_detail(ix, v, eq):
@@ -251,7 +252,8 @@ def points_table(v: Values, eq) -> str:
         q = shown.why or ("Good" if shown.state == GOOD else shown.state)
         rows.append(f"<tr><th>{escape(path.rsplit('/', 1)[1])}</th><td>{r.value(path, shown)}</td>"
                     f"<td>{escape(q)}</td><td>{escape(spec.description if spec else '')}</td></tr>")
-    return "<table><tr><th>point</th><th>value</th><th>quality</th><th>description</th></tr>" + "".join(rows) + "</table>"
+    head = "<tr><th>point</th><th>value</th><th>quality</th><th>description</th></tr>"
+    return "<table>" + head + "".join(rows) + "</table>"
 
 
 def _never(v, eq):

@@ -169,7 +169,8 @@ class Faceplates:
         mode.param.watch(mode_changed, "value")
         set_out.on_click(self._handler(f"{base}/out", lambda: output.value, out, confirm_row))
         set_sp.on_click(self._handler(f"{base}/sp", lambda: sp.value, out, confirm_row))
-        col = pn.Column(pn.pane.HTML(f"<b>Loop {escape(name)}</b> <small>{escape(loop.get('description') or '')}</small>"),
+        title = f"<b>Loop {escape(name)}</b> <small>{escape(loop.get('description') or '')}</small>"
+        col = pn.Column(pn.pane.HTML(title),
                         block.pane, pn.Row(pn.pane.HTML("mode"), mode), pn.Row(output, set_out), pn.Row(sp, set_sp),
                         confirm_row, out, styles={"background": "#e4e4e4"}, margin=(4, 4))
         return col, block

@@ -147,11 +147,13 @@ def building(env: Env, building_id: str) -> Page:
 
         def render(v: Values, cls=cls, eqs=eqs, shown=shown, view=view) -> str:
             head = "".join(f"<th>{escape(h)}</th>" for h in view.headers)
-            rows = "".join(f"<tr><th>{escape(e.name)}</th>" + "".join(f"<td>{c}</td>" for c in view.summary(env.ix, v, e))
-                           + "</tr>" for e in shown) if cls != "parking-space" else ""
+            rows = "".join(f"<tr><th>{escape(e.name)}</th>"
+                           + "".join(f"<td>{c}</td>" for c in view.summary(env.ix, v, e)) + "</tr>"
+                           for e in shown) if cls != "parking-space" else ""
             more = f"<div>… {len(eqs) - len(shown)} more</div>" if len(eqs) > len(shown) else ""
             grid = eqv.spaces_grid(v, eqs) if cls == "parking-space" else ""
-            return (f'<div class="hmi">{_health(v, eqs)}{grid}<table><tr><th></th>{head}</tr>{rows}</table>{more}</div>')
+            return (f'<div class="hmi">{_health(v, eqs)}{grid}'
+                    f'<table><tr><th></th>{head}</tr>{rows}</table>{more}</div>')
         block = Block(paths, render)
         blocks.append(block)
         cards.append(pn.Column(_nav_button(env, f"{class_name(cls)} ({len(eqs)})", "class", building=building_id,

@@ -32,11 +32,6 @@ class Shown:
         return self.state == GOOD
 
 
-def device_of(path: str, spec) -> str | None:
-    """The device whose health decides whether ``path`` is stale."""
-    return getattr(spec, "device", None)
-
-
 def classify(tv: TagValue | None, device_connected: bool | None = None) -> tuple[str, str]:
     """(state, reason) of a tag value; ``device_connected`` False turns a Good value stale."""
     if tv is None:

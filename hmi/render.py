@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .quality import BAD, GOOD, LABELS, STALE, UNCERTAIN, WAITING, Shown
+from .quality import GOOD, LABELS, STALE, UNCERTAIN, Shown
 
 PRIORITY_COLOURS = {"critical": "#d40000", "high": "#f07800", "medium": "#e6c200", "low": "#5a8fd6"}
 
@@ -50,7 +50,8 @@ body, .bk-root { background: #dcdcdc !important; }
 .schem { display: flex; align-items: center; flex-wrap: wrap; gap: 4px; }
 .schem .box { border: 1px solid #888; background: #e4e4e4; padding: 4px 8px; min-width: 90px; font-size: 12px; }
 .schem .arrow { color: #777; font-size: 18px; }
-.spaces span { display: inline-block; width: 9px; height: 9px; margin: 1px; background: #ececec; border: 1px solid #aaa; }
+.spaces span { display: inline-block; width: 9px; height: 9px; margin: 1px; background: #ececec;
+               border: 1px solid #aaa; }
 .spaces span.occ { background: #777; }
 .spaces span.bad { background: #fff; border-color: #b000b0; }
 """
@@ -112,5 +113,3 @@ def rows(items: list[tuple[str, str]]) -> str:
     body = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in items)
     return f"<table>{body}</table>"
 
-
-__all__ = ["CSS", "value", "bar", "lamp", "priority", "card", "rows", "BAD", "WAITING", "STALE"]

@@ -14,9 +14,8 @@ import logging
 import socket
 from typing import Any
 
-from twisted.application.service import Service
-
 from tagdb.server.signals import preserve_signal_handlers
+from twisted.application.service import Service
 
 from .schema import section_defaults
 

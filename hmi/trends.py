@@ -76,7 +76,8 @@ class TrendPage:
         self.history = history
         self.clock = clock
         options = trend_candidates(site)
-        self.picker = pn.widgets.MultiChoice(name="Tags", options=options, value=[p for p in initial if p in options][:6],
+        picked = [p for p in initial if p in options][:6]
+        self.picker = pn.widgets.MultiChoice(name="Tags", options=options, value=picked,
                                              max_items=8, sizing_mode="stretch_width", search_option_limit=30)
         self.range = pn.widgets.Select(name="Range", options=list(RANGES), value="1 h", width=100)
         self.end = pn.widgets.DatetimePicker(name="End (empty = now, UTC)", value=None, width=220)

@@ -118,9 +118,10 @@ async def _cpu(seconds: float) -> float:
 
 
 async def _all(tmp: Path, results: list[dict]) -> None:
+    from playwright.async_api import async_playwright
+
     from collectors.testing import wait_until
     from tests.hmi.harness import CHROMIUM_ARGS, start_demo
-    from playwright.async_api import async_playwright
 
     demo = await start_demo(tmp, historian=False, scan="250ms", scan_devices=("plant-chiller-1",))
     try:
@@ -128,7 +129,8 @@ async def _all(tmp: Path, results: list[dict]) -> None:
         idle = await _cpu(CPU_WINDOW_S)
         _say(f"idle CPU {idle:.2f}")
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=os.environ.get("SPMS_TEST_CHROMIUM", "/usr/bin/chromium"),
+            chromium = os.environ.get("SPMS_TEST_CHROMIUM", "/usr/bin/chromium")
+            browser = await pw.chromium.launch(executable_path=chromium,
                                                args=CHROMIUM_ARGS)
             one = await _sessions(browser, demo.url, 1, "page=equipment&id=plant/chiller-1")
             _say("1 session open")

@@ -14,11 +14,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from twisted.internet.defer import Deferred
-
 from collectors.sim.demo import load_demo
 from collectors.testing import free_port
 from tagdb.site.errors import Loc
+from twisted.internet.defer import Deferred
 
 VIEWER = ("viewer", "Viewer-Pass-2026")     # technician role: hmi.view without hmi.command
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -89,9 +88,8 @@ class Demo:
 
 async def start_demo(tmp: Path, **kw) -> Demo:
     """Build and start the demo tree (see the module docstring)."""
-    from twisted.internet import reactor
-
     from tagdb.server.root import build_root, make_context
+    from twisted.internet import reactor
     site = demo_site(tmp, **kw)
     ctx = make_context(site, reactor, tmp)
     ctx.provides["api_port"] = 0

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import pytest_twisted
-from twisted.internet.defer import Deferred
 
 from collectors.testing import aio_test, wait_until
+from twisted.internet.defer import Deferred
 
 from .harness import CHROMIUM_ARGS, VIEWER, login, start_demo
 
@@ -36,7 +36,6 @@ def _task(coro):
 
 @pytest_twisted.async_yield_fixture(scope="module")
 async def demo(tmp_path_factory):
-    from collectors.sim.demo import load_demo  # noqa: F401  (imported here so collection stays cheap)
     tmp = tmp_path_factory.mktemp("hmi-demo")
     d = await _task(start_demo(tmp, scan="250ms", scan_devices=("plant-chiller-1",)))
     try:

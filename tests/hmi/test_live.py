@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from twisted.internet.task import Clock
 
 from hmi import render
 from hmi.live import Block, LiveView, health_path, patterns_for
@@ -14,7 +13,10 @@ from hmi.schema import SECTION, section_defaults
 from tagdb.database import TagDatabase
 from tagdb.site.errors import Loc
 from tagdb.site.model import TagSpec
-from tagdb.values import BAD_COMM_FAILURE, BAD_NOT_YET_READ, GOOD as Q_GOOD, UNCERTAIN as Q_UNCERTAIN, TagValue
+from tagdb.values import BAD_COMM_FAILURE, BAD_NOT_YET_READ, TagValue
+from tagdb.values import GOOD as Q_GOOD
+from tagdb.values import UNCERTAIN as Q_UNCERTAIN
+from twisted.internet.task import Clock
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
 

@@ -6,13 +6,13 @@ import signal
 from types import MappingProxyType
 
 import treq
-from twisted.internet import reactor
 
 from collectors.testing import aio_test, free_port
 from hmi.service import from_config
+from tagdb.database import TagDatabase
 from tagdb.server.context import ServerContext
 from tagdb.site.model import SiteModel, TagSpec
-from tagdb.database import TagDatabase
+from twisted.internet import reactor
 
 from .harness import wait
 
