@@ -62,13 +62,18 @@ class HmiService(Service):
         if self.port == 0:
             self.port = _free_port(self.address)
         self.app = HmiApp(self.ctx, self.section)
+        # Other Panel apps (e.g. the business manager views) may register routes before the
+        # HMI starts, so that one Panel server on the shared loop serves them all.
+        routes = {ROUTE: self.app.page, **{k: v for k, v in (self.ctx.provides.get("panel_routes") or {}).items()
+                                           if k != ROUTE}}
         with preserve_signal_handlers():
-            self.server = pn.serve({ROUTE: self.app.page}, address=self.address, port=self.port,
+            self.server = pn.serve(routes, address=self.address, port=self.port,
                                    websocket_origin=self.origins(), show=False, start=False,
                                    title=self.section.get("title") or self.ctx.site.name)
         self.server.start()
         self.ctx.provides["hmi_url"] = self.url
-        log.info("HMI at %s", self.url)
+        self.ctx.provides["panel_base_url"] = f"http://{self.address}:{self.port}"
+        log.info("HMI at %s%s", self.url, "".join(f", /{r}" for r in routes if r != ROUTE))
 
     def stopService(self) -> None:
         """Close every session's subscriptions and stop the Panel server."""
