@@ -6,6 +6,10 @@ database, alarms, control and historian it shows are already running; the
 business authenticator (``ctx.auth``) is looked up at login time, not at
 build time. Publishes its URL as ``ctx.provides["hmi_url"]`` (printed by
 ``spms run``/``spms demo``) and itself as ``ctx.provides["hmi"]``.
+
+One Panel server for the whole process: a component built before the HMI
+starts may add ``{route: app_factory}`` to ``ctx.provides["panel_routes"]``;
+the HMI's server then serves it at ``panel_base_url/<route>`` as well.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ async def test_serves_the_login_page_on_loopback_and_keeps_the_sigint_handler(tm
     ctx = _ctx(tmp_path, {"hmi": {"port": port, "address": "127.0.0.1"}})
     service = from_config(ctx)
     assert service.name == "hmi" and ctx.provides["hmi"] is service
+    ctx.provides["panel_routes"] = {"other": lambda: __import__("panel").pane.Markdown("other app")}
 
     def mine(signum, frame):
         pass
@@ -50,6 +51,8 @@ async def test_serves_the_login_page_on_loopback_and_keeps_the_sigint_handler(tm
         body = await wait(response.text())
         assert "bokeh" in body.lower()
         assert service.health()["sessions"] == 1 and service.health()["subscriptions"] == 0
+        other = await wait(treq.get(f"http://127.0.0.1:{port}/other"))
+        assert other.code == 200                  # another app on the same Panel server
     finally:
         service.stopService()
         signal.signal(signal.SIGINT, previous)
