@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from urllib.parse import urlencode
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
@@ -238,8 +239,7 @@ class Session:
         for fn in built.after:
             asyncio.ensure_future(self._after(built, fn))
         try:
-            query = "&".join(f"{k}={v}" for k, v in {"page": page, **args}.items())
-            pn.state.location.search = "?" + query
+            pn.state.location.search = "?" + urlencode({"page": page, **args}, safe="/,")
         except Exception:   # no location outside a browser session (tests build pages directly)
             pass
 

@@ -73,6 +73,14 @@ def test_summary_filters_and_acknowledges_with_the_user_and_comment(world, site)
     assert "1 acknowledged by op" in summary.result.object
     rec = system.engine.get(f"{LIFT}:ENTRAPMENT")
     assert rec.acked
+    summary.building.value = "tower-b"
+    summary.grid.selection = [0]
+    summary.comment.value = "button stuck, known fault"
+    summary.shelve_for.value = "1 h"
+    summary._act("shelve")
+    call = next(i for i in system.engine.records if i.startswith("tower-b/elevator-1/emergency_call:"))
+    assert system.engine.get(call).shelved_by == "op"
+    assert call not in list(summary.grid.value["id"])      # shelved alarms leave the annunciated list
 
 
 def test_viewer_cannot_acknowledge_or_shelve(world, site):
