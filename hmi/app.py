@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from urllib.parse import urlencode
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 import panel as pn
 

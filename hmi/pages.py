@@ -174,7 +174,7 @@ def equipment_class(env: Env, building_id: str, cls: str) -> Page:
     baseline: dict[str, float] = {}
     after = []
     if cls == "meter" and env.history is not None:
-        after.append(lambda: _load_midnight(env, [SiteIndex.point(e, "energy_kwh") for e in eqs], baseline, block))
+        after.append(lambda: _load_midnight(env, [SiteIndex.point(e, "energy_kwh") for e in eqs], baseline))
 
     def render(v: Values) -> str:
         if cls == "parking-space":
@@ -201,6 +201,14 @@ def equipment_class(env: Env, building_id: str, cls: str) -> Page:
     return Page(title, layout, [block], [], after)
 
 
+def _delta(v: Values, path: str, baseline: dict[str, float], label: str) -> str:
+    """A counter's increase since its baseline reading (blank until both are known and good)."""
+    now, base = v.number(path), baseline.get(path)
+    if now is None or base is None or v.not_good(path):
+        return f'<span class="v q-waiting">—</span> {escape(label)}'
+    return f'<span class="v" data-delta="{escape(path)}">+{now - base:,.0f}</span> {escape(label)}'
+
+
 def _today(v: Values, eq, baseline: dict[str, float]) -> str:
     path = SiteIndex.point(eq, "energy_kwh")
     now = v.number(path)
@@ -210,15 +218,24 @@ def _today(v: Values, eq, baseline: dict[str, float]) -> str:
     return f'<span class="v" data-today="{escape(path)}">{now - base:,.2f} kWh</span>'
 
 
-async def _load_midnight(env: Env, paths: list[str], baseline: dict[str, float], block: Block) -> None:
-    """Energy registers at local midnight (the site's time zone) from the historian."""
+def _midnight(env: Env) -> datetime:
+    """Today's local midnight (the site's time zone) in UTC."""
     tz = ZoneInfo(env.ix.site.timezone)
     now = datetime.fromtimestamp(env.clock.seconds(), timezone.utc).astimezone(tz)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+
+
+async def _load_midnight(env: Env, paths: list[str], baseline: dict[str, float]) -> None:
+    """Energy registers at local midnight from the historian."""
+    await _load_baseline(env, paths, _midnight(env), baseline)
+
+
+async def _load_baseline(env: Env, paths: list[str], at: datetime, baseline: dict[str, float]) -> None:
+    """The historian's value of each path at ``at`` (counters and registers to subtract from now)."""
     try:
-        readings = await run(env.history.readings_at(paths, midnight))
-    except Exception as exc:   # no history yet: "today" stays blank rather than wrong
-        log.info("midnight readings unavailable: %s", exc)
+        readings = await run(env.history.readings_at(paths, at))
+    except Exception as exc:   # no history yet: the difference stays blank rather than wrong
+        log.info("readings at %s unavailable: %s", at, exc)
         return
     for p, pt in readings.items():
         if pt is not None and pt.value is not None and not pt.quality.is_bad:
@@ -240,7 +257,15 @@ def equipment_detail(env: Env, eq_id: str) -> Page:
                       lambda v: f'<div class="hmi">Today\'s consumption: {_today(v, eq, baseline)}</div>')
         extra_blocks.append(today)
         if env.history is not None:
-            after.append(lambda: _load_midnight(env, [SiteIndex.point(eq, "energy_kwh")], baseline, today))
+            after.append(lambda: _load_midnight(env, [SiteIndex.point(eq, "energy_kwh")], baseline))
+    if eq.equipment_class == "parking" and SiteIndex.has(eq, "entries") and SiteIndex.has(eq, "exits"):
+        counters = [SiteIndex.point(eq, "entries"), SiteIndex.point(eq, "exits")]
+        recent = Block(counters, lambda v: '<div class="hmi">Last hour: ' + ", ".join(
+            _delta(v, p, baseline, label) for p, label in zip(counters, ("entries", "exits"))) + "</div>")
+        extra_blocks.append(recent)
+        if env.history is not None:
+            hour_ago = datetime.fromtimestamp(env.clock.seconds() - 3600, timezone.utc)
+            after.append(lambda: _load_baseline(env, counters, hour_ago, baseline))
 
     def alarms_html(_v) -> str:
         recs = env.alarms.active(equipment=eq.id)

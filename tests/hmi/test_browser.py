@@ -244,3 +244,23 @@ async def test_hierarchy_building_class_equipment_navigation(demo, browser):
     await page.locator("[data-asset]").wait_for(timeout=30000)      # linked business asset
     await _shot(page, "equipment-elevator")
     await page.close()
+
+
+@aio_test
+async def test_generated_parking_and_meter_displays(demo, browser):
+    page = await _page(browser)
+    await login(page, f"{demo.url}?page=equipment&id=car-park/counters", *OPERATOR)
+    await page.get_by_text("Last hour:").wait_for(timeout=30000)
+    await page.locator('[data-path="car-park/counters/free"]').first.wait_for(timeout=30000)
+    await _shot(page, "equipment-parking")
+    await page.get_by_role("button", name="Overview").click()
+    await page.get_by_role("button", name="Underground car park").click()
+    await page.get_by_role("button", name="Parking spaces (200)").click()
+    await page.locator(".spaces span").nth(199).wait_for(timeout=30000)      # the 200-space grid
+    await page.get_by_role("button", name="Overview").click()
+    await page.get_by_role("button", name="Central plant room").click()
+    await page.get_by_role("button", name="Meters (1)").click()
+    await page.get_by_role("button", name="Chiller plant").click()
+    await page.get_by_text("Today's consumption").wait_for(timeout=30000)
+    await page.locator('[data-path="plant/meter-chillers/power_kw"]').first.wait_for(timeout=30000)
+    await page.close()
