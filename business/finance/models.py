@@ -54,7 +54,8 @@ class Posting(Base):
     """
 
     __tablename__ = "fin_postings"
-    __table_args__ = (Index("ix_fin_postings_account_date", "account", "date"),)
+    # covering index: statements sum amounts by account, date range and property from the index alone
+    __table_args__ = (Index("ix_fin_postings_statement", "account", "date", "property_id", "amount"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("fin_entries.id"), index=True)

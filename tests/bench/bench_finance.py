@@ -174,11 +174,58 @@ def bench_statements(folder: Path, n_entries: int = 500_000) -> list[BenchResult
     return out
 
 
+def bench_meter_reads(folder: Path, n_paths: int = 20_000) -> list[BenchResult]:
+    """Boundary reads (``value_at`` at both ends of a month) from the embedded historian for every meter path.
+
+    Runs on the asyncio reactor (installed here: each benchmark has its own process).
+    """
+    import asyncio
+
+    from twisted.internet import asyncioreactor
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    asyncioreactor.install(loop)
+    from twisted.internet import defer, reactor
+
+    from business.finance.meters import read_boundaries
+    from tagdb.historian.points import tag_rows
+    from tagdb.historian.sinks.embedded import EmbeddedSink
+    from tagdb.values import GOOD, TagValue
+    start, end, _ = billing.period_bounds("2026-11", "Asia/Shanghai")
+    out: dict = {}
+
+    async def main():
+        try:
+            sink = EmbeddedSink("bench", folder / "history.sqlite", reactor=reactor)
+            paths = [f"b{i % 10}/meter-{i // 2}/{'energy_kwh' if i % 2 == 0 else 'water_m3'}" for i in range(n_paths)]
+            for off in range(0, n_paths, 5000):
+                values = []
+                for p in paths[off:off + 5000]:
+                    for ts, v in ((start - timedelta(minutes=4), 100.0), (end - timedelta(minutes=3), 180.5)):
+                        values.append(TagValue(p, v, GOOD, ts, ts))
+                await sink.write_points(tag_rows(values, seq0=0))
+            t = time.perf_counter()
+            readings = await read_boundaries(sink, paths, start, end)
+            out["secs"] = time.perf_counter() - t
+            out["good"] = sum(1 for a, b in readings.values() if a.good and b.good)
+            await sink.close()
+        finally:
+            reactor.stop()
+    failure = []
+    reactor.callWhenRunning(lambda: defer.ensureDeferred(main()).addErrback(failure.append))
+    reactor.run()
+    if failure:
+        failure[0].raiseException()
+    return [BenchResult("finance", "meter boundary reads from the embedded historian", round(out["secs"], 2), "s",
+                        lower_is_better=True, note=f"{n_paths} paths × 2 boundaries, one value_at each "
+                                                   f"({out['good']} good pairs), sequential on the reader thread")]
+
+
 def run() -> list[BenchResult]:
-    """Both figures in a scratch folder."""
+    """All figures in a scratch folder."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        return bench_billing(folder) + bench_statements(folder)
+        return bench_billing(folder) + bench_statements(folder) + bench_meter_reads(folder)
 
 
 if __name__ == "__main__":
