@@ -127,21 +127,25 @@ def rollover_of(tag: Any) -> Decimal | None:
         return None
 
 
-async def read_boundaries(history: Any, paths: Sequence[str], start: datetime,
-                          end: datetime) -> dict[str, tuple[Reading, Reading]]:
+async def read_boundaries(history: Any, paths: Sequence[str], start: datetime, end: datetime,
+                          concurrency: int = 16) -> dict[str, tuple[Reading, Reading]]:
     """The readings of every path at the period's start and end (historian ``value_at``).
 
-    A path the historian cannot answer for (an error) counts as missing: the
-    line is held, never billed from a guess.
+    Up to ``concurrency`` queries are in flight at once (InfluxDB answers them
+    in parallel; the embedded store queues them on its reader thread). A path
+    the historian cannot answer for (an error) counts as missing: the line is
+    held, never billed from a guess.
     """
-    out = {}
-    for path in paths:
-        pair = []
-        for ts in (start, end):
-            try:
-                point = await history.value_at(path, ts) if history is not None else None
-            except Exception:  # a failed query must hold the line, whatever the sink raised
-                point = None
-            pair.append(to_reading(path, point))
-        out[path] = (pair[0], pair[1])
-    return out
+    from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
+
+    async def one(path: str, ts: datetime) -> Reading:
+        try:
+            point = await history.value_at(path, ts) if history is not None else None
+        except Exception:  # a failed query must hold the line, whatever the sink raised
+            point = None
+        return to_reading(path, point)
+
+    sem = DeferredSemaphore(max(1, concurrency))
+    jobs = [sem.run(lambda p=p, ts=ts: Deferred.fromCoroutine(one(p, ts))) for p in paths for ts in (start, end)]
+    results = await gatherResults(jobs) if jobs else []
+    return {p: (results[2 * i], results[2 * i + 1]) for i, p in enumerate(paths)}
