@@ -169,8 +169,12 @@ class BillsResource(_Base):
                 stmt = stmt.where(Bill.unit_id == _int(params["unit_id"], "unit_id"))
             per = min(_int(params.get("per_page", 100), "per_page"), 500)
             page = max(_int(params.get("page", 1), "page"), 1)
-            return {"items": [bills_mod.bill_json(s, b, with_lines=False)
-                              for b in s.scalars(stmt.limit(per).offset((page - 1) * per))], "page": page}
+            out = {"items": [bills_mod.bill_json(s, b, with_lines=False)
+                             for b in s.scalars(stmt.limit(per).offset((page - 1) * per))], "page": page}
+            if allowed is not None:
+                # the portal also shows what the resident has paid in advance, per unit
+                out["prepaid"] = {str(u): yuan(payments.prepaid_balance(s, u)) for u in sorted(allowed)}
+            return out
         return 200, await self.api.db.run(q)
 
     async def handle_POST(self, request, principal):

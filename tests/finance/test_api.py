@@ -115,6 +115,7 @@ async def test_portal_payments_callbacks_statements(tmp_path):
         assert (await call(base, "POST", "/finance/callbacks/pay", raw=body, headers=sig))[1]["outcome"] == "accepted"
         assert (await call(base, "POST", "/finance/callbacks/pay", raw=body, headers=sig))[1]["outcome"] == "duplicate"
         assert (await call(base, "GET", f"/finance/bills/{own}", a))[1]["status"] == "paid"
+        assert (await call(base, "GET", "/finance/bills", a))[1]["prepaid"] == {str(units[0]): "0.00"}
         code, receipts = await call(base, "GET", "/finance/payments", a)
         assert [r["amount"] for r in receipts["items"]] == ["300.00"]
 
