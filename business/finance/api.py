@@ -20,7 +20,7 @@ from ..models import Building
 from ..permissions import visibility
 from . import bills as bills_mod
 from . import budgets, expenses, ledger, payments, providers, statements
-from .errors import CallbackRefused, NotFound, ValidationError
+from .errors import CallbackRefused, Conflict, NotFound, ValidationError
 from .export import to_csv, to_html
 from .models import Account, Bill, BillingRun, Entry, FeeItem, Payment, Posting
 from .money import to_fen, yuan
@@ -83,6 +83,20 @@ class _Base(JsonResource):
     def path(self, request) -> list[str]:
         """Remaining path segments."""
         return [p.decode() for p in request.postpath if p]
+
+    async def run_retrying(self, fn, *args, attempts: int = 3):
+        """``db.run`` again when a concurrent transaction took the same receipt number or reference.
+
+        The retry sees the other transaction's rows: a duplicate callback then
+        answers "duplicate" and a billing run posts nothing twice.
+        """
+        from sqlalchemy.exc import IntegrityError, OperationalError
+        for attempt in range(attempts):
+            try:
+                return await self.api.db.run(fn, *args)
+            except (IntegrityError, OperationalError):
+                if attempt == attempts - 1:
+                    raise Conflict("a concurrent change got in the way; try again") from None
 
 
 class AccountsResource(_Base):
@@ -252,7 +266,7 @@ class PaymentsResource(_Base):
                                                bill_ids=body.get("bill_ids"), actor=principal.user,
                                                memo=str(body.get("memo", "")))
             return payments.payment_json(p)
-        return 201, await self.api.db.run(post)
+        return 201, await self.run_retrying(post)
 
 
 class CallbackResource(_Base):
@@ -271,7 +285,7 @@ class CallbackResource(_Base):
             raise NotFound(f"unknown payment provider {name!r}")
         try:
             data = provider.verify(body, headers)
-            return 200, await self.api.db.run(providers.settle_callback, name, data, body, now)
+            return 200, await self.run_retrying(providers.settle_callback, name, data, body, now)
         except CallbackRefused as exc:
             order = txn = ""
             if "data" in locals():

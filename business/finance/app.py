@@ -109,7 +109,16 @@ class FinanceApp:
         plans, summary = self.compute(inp, readings, adjustments)
         if preview:
             return {"preview": True, "summary": summary, "bills": billing.plans_json(plans)}
-        run = await self.db.run(billing.post_run, inp, plans, summary, self.clock(), actor)
+        from sqlalchemy.exc import IntegrityError
+        try:
+            run = await self.db.run(billing.post_run, inp, plans, summary, self.clock(), actor)
+        except IntegrityError:
+            # another run of the same period posted first: gather again, post what is left (nothing)
+            inp = await self.db.run(self.gather, period)
+            if window is not None:
+                inp.start, inp.end = window
+            plans, summary = self.compute(inp, readings, adjustments)
+            run = await self.db.run(billing.post_run, inp, plans, summary, self.clock(), actor)
         await self.db.run(self.energy_costs, inp, summary)
         return {"preview": False, "run": billing.run_json(run)}
 

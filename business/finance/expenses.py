@@ -48,6 +48,8 @@ def pay_invoice(session: Session, expense_id: int, method: str, on: date, now: d
     e = session.get(Expense, expense_id)
     if e is None:
         raise NotFound(f"expense {expense_id} not found")
+    if session.scalars(select(ledger.Entry.id).where(ledger.Entry.reverses_id == e.entry_id)).first() is not None:
+        raise Conflict(f"invoice {e.invoice_no} of {e.supplier} has been reversed; it cannot be paid")
     if e.status == "accrued":
         raise Conflict(f"{e.invoice_no} is an internal cost (payroll), not a supplier invoice")
     if e.status == "paid":

@@ -63,3 +63,12 @@ def test_energy_cost_and_budget_alert(db, estate):
     assert row["budget"] == "833.33" and row["actual"] == "860.00" and row["alert"] and nov["alerts"]
     q4 = db.call(lambda s: budgets.execution(s, pid, 2026, quarter=4))
     assert q4["rows"][0]["budget"] == "2499.99" and not q4["rows"][0]["alert"]
+
+
+def test_a_reversed_invoice_cannot_be_paid(db, estate):
+    e, _ = db.call(lambda s: expenses.record_invoice(s, estate["property_id"], "GardenCo", "G-9", "6405", 1000,
+                                                     date(2026, 11, 2), NOW))
+    db.call(lambda s: ledger.reverse(s, e.entry_id, date(2026, 11, 3), NOW, reason="duplicate invoice"))
+    with pytest.raises(Conflict):
+        db.call(lambda s: expenses.pay_invoice(s, e.id, "bank_transfer", date(2026, 11, 4), NOW))
+    assert db.call(lambda s: ledger.balance(s, "2202")) == 0
