@@ -22,7 +22,7 @@ async def _wait(d):
     return await d.asFuture(asyncio.get_running_loop()) if isinstance(d, Deferred) else d
 
 
-async def start(tmp_path):
+async def start(tmp_path, url=None):
     from business.finance.schema import SECTION as FIN
     from business.identity import create_user, make_hasher, new_api_token
     from business.models import Building, Property, Unit
@@ -32,7 +32,7 @@ async def start(tmp_path):
     from tagdb.site.model import SiteModel
     from sqlalchemy import select
 
-    biz, e1 = SECTION.check({"database": {"url": f"sqlite:///{tmp_path / 'b.db'}"},
+    biz, e1 = SECTION.check({"database": {"url": url or f"sqlite:///{tmp_path / 'b.db'}"},
                              "property": {"code": "hq", "name": "HQ"}}, "business", Loc("t"))
     fin, e2 = FIN.check({"fee_items": [{"code": "mgmt", "name": "Management", "kind": "gross_area", "account": "5101",
                                         "params": {"price": "3.00"}}],
@@ -166,3 +166,26 @@ async def test_portal_payments_callbacks_statements(tmp_path):
         assert "/finance/callbacks/{provider}" in spec["paths"]
     finally:
         await _wait(root.stopService())
+
+
+@pytest.mark.postgres
+@aio_test
+async def test_the_same_callback_delivered_concurrently_posts_once(tmp_path, pg_url):
+    from .conftest import fresh_pg_database
+    url, drop = fresh_pg_database(pg_url)
+    root, base, tok, units = await start(tmp_path, url)
+    try:
+        await call(base, "POST", "/finance/billing-runs", tok["fin"], {"period": "2026-11", "preview": False})
+        bill = (await call(base, "GET", "/finance/bills", tok["resA"]))[1]["items"][0]["id"]
+        order = (await call(base, "POST", f"/finance/bills/{bill}/pay", tok["resA"], {"provider": "pay"}))[1]
+        body = json.dumps({"order_no": order["order_no"], "transaction_id": "TX-9", "amount": order["amount"]}).encode()
+        sig = {"X-Signature": [HmacProvider("pay", SECRET).sign(body)]}
+        results = await asyncio.gather(*[call(base, "POST", "/finance/callbacks/pay", raw=body, headers=sig)
+                                         for _ in range(6)])
+        outcomes = sorted(r[1]["outcome"] for r in results)
+        assert outcomes == ["accepted"] + ["duplicate"] * 5, results
+        receipts = (await call(base, "GET", "/finance/payments", tok["fin"]))[1]["items"]
+        assert [r["amount"] for r in receipts] == ["300.00"]
+    finally:
+        await _wait(root.stopService())
+        drop()
