@@ -20,8 +20,10 @@ from tagdb.values import TagValue
 from .errors import InvalidOperationError, MissingIdentityError, UnknownAlarmError
 from .evaluators import Evaluators
 from .events import AlarmState, AlarmTransition, TransitionKind
-from .model import AlarmRecord
+from .model import AlarmDef, AlarmRecord
 from .rules import RuleSet
+from .system import SystemRules
+from .validate import SYSTEM_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,9 @@ class AlarmEngine:
         self._shelve_calls: dict[str, Any] = {}
         self._limit_rows = rules.limit_rule_index()
         self.eval = Evaluators(self)
+        self.tags = None                       # the tag store, once started
+        self._saved: dict[str, dict] = {}      # persisted states of _system/ alarms not attached yet
+        self.system = SystemRules(self)
         self._subscription = None
         for rec in self.records.values():
             if not rec.definition.enabled:
@@ -71,24 +76,57 @@ class AlarmEngine:
         n = 0
         now = self.clock.seconds()
         for row in self.store.load_states():
-            rec = self.records.get(row.get("alarm_id"))
+            aid = row.get("alarm_id")
+            rec = self.records.get(aid)
             if rec is None:
-                continue  # the rule was removed from the configuration
-            enabled_oos = not rec.definition.enabled
-            rec.restore(row)
-            rec.out_of_service = rec.out_of_service or enabled_oos
-            self._raw[rec.id] = rec.active
-            row_idx = self._limit_rows.get(rec.id)
-            if row_idx is not None:
-                self.rules.limits.set_condition(row_idx, rec.active)
-            self.eval.seed(rec)
-            if rec.shelved_until is not None:
-                self._schedule_shelve_expiry(rec, max(0.0, rec.shelved_until - now))
+                if isinstance(aid, str) and aid.startswith(SYSTEM_PREFIX):
+                    self._saved[aid] = row   # restored when its run-time tag appears
+                continue  # otherwise the rule was removed from the configuration
+            self._restore_row(rec, row, now)
             n += 1
         return n
 
+    def _restore_row(self, rec: AlarmRecord, row: dict, now: float) -> None:
+        enabled_oos = not rec.definition.enabled
+        rec.restore(row)
+        rec.out_of_service = rec.out_of_service or enabled_oos
+        self._raw[rec.id] = rec.active
+        row_idx = self._limit_rows.get(rec.id)
+        if row_idx is not None:
+            self.rules.limits.set_condition(row_idx, rec.active)
+        self.eval.seed(rec)
+        if rec.shelved_until is not None:
+            self._schedule_shelve_expiry(rec, max(0.0, rec.shelved_until - now))
+
+    def define_system_alarm(self, tag: str, rule: Mapping[str, Any], origin: str = "component") -> None:
+        """Raise ISA-18.2 alarms on a run-time ``_system/...`` tag (path or glob) without site configuration.
+
+        ``rule`` has the fields of a tag rule, e.g. ``{"type": "digital", "name":
+        "BAD_PV", "priority": "high", "message": "..."}``. The alarm exists from
+        the tag's first value on; a site rule of the same alarm name wins.
+        Raises :class:`AlarmConfigError` (naming ``origin``) for a malformed rule.
+        """
+        self.system.define(tag, rule, origin)
+
+    def add_alarm(self, d: AlarmDef) -> AlarmRecord:
+        """Create the record of an alarm defined at run time (its rule is already in ``rules``)."""
+        rec = self.records[d.id] = AlarmRecord(d)
+        rec.out_of_service = not d.enabled
+        groups = self.eval.groups_of
+        for name, g in self.rules.groups.items():
+            if g.covers(d):
+                g.members.add(d.id)
+                groups.setdefault(d.id, []).append(name)
+        row = self._saved.pop(d.id, None)
+        if row is not None:
+            self._restore_row(rec, row, self.clock.seconds())
+        if not rec.suppressed and any(self.eval.group_active.get(g) for g in groups.get(d.id, ())):
+            self.set_suppressed(d.id, True, "suppression group active")
+        return rec
+
     def start(self, tags) -> None:
         """Subscribe to the tag database (current values are delivered first)."""
+        self.tags = tags
         self._subscription = tags.subscribe("**", self.process, initial=True)
         self.eval.start()
 

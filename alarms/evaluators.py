@@ -74,6 +74,7 @@ class Evaluators:
         """Evaluate one batch of changes."""
         rules, engine = self.rules, self.engine
         info_of = rules.path_info
+        attach = engine.system.lookup
         last = self.values
         lim_vals: dict[int, Any] = {}
         deviations: dict[str, AlarmDef] = {}
@@ -83,7 +84,9 @@ class Evaluators:
             path = tv.path
             info = info_of.get(path)
             if info is None:
-                continue
+                # A run-time _system/ tag seen for the first time may match a system rule.
+                if not path.startswith("_system/") or (info := attach(path)) is None:
+                    continue
             lim_idx, comms, simple, devs, exprs, grps = info
             prev = last.get(path)
             last[path] = tv
@@ -124,11 +127,21 @@ class Evaluators:
         kind = d.rule_type
         if kind == "digital":
             self.engine.condition(d.id, _same(tv.value, d.limit), tv.value)
+        elif kind == "limit":
+            self._limit(d, tv.value)
         elif kind == "stale":
             self._arm_stale(d)
             self.engine.condition(d.id, False, tv.value)
         elif kind == "rate":
             self._rate(d, tv, prev)
+
+    def _limit(self, d: AlarmDef, v: Any) -> None:
+        """A limit rule of a run-time tag (the site's own are in the vectorized table): same hysteresis."""
+        if not _is_number(v) or not math.isfinite(v):
+            return
+        s_limit = d.direction * d.limit
+        hold = self.engine.raw_condition(d.id)
+        self.engine.condition(d.id, d.direction * float(v) > (s_limit - d.deadband if hold else s_limit), v)
 
     def _arm_stale(self, d: AlarmDef) -> None:
         call = self._stale_calls.get(d.id)

@@ -20,8 +20,8 @@ from tagdb.patterns import compile_pattern
 from .expr import Expression, parse
 from .limits import LimitTable
 from .model import AlarmDef
-from .schema import LIMIT_LEVELS, section_defaults
-from .validate import iter_rules, resolve_path
+from .schema import DEFAULT_PRIORITIES, LIMIT_LEVELS, section_defaults
+from .validate import iter_rules, iter_system_rules, resolve_path
 
 _LEVEL_SIGN = {"hh": 1, "h": 1, "l": -1, "ll": -1}
 _LEVEL_PRIORITY = {"hh": "high", "ll": "high"}
@@ -45,6 +45,13 @@ class SuppressionGroup:
     inputs: dict[str, str]
     delay: float
     members: set[str] = field(default_factory=set)
+    patterns: tuple = ()           # alarm id / tag predicates (for alarms attached at run time)
+    equipment: frozenset = frozenset()
+
+    def covers(self, d: AlarmDef) -> bool:
+        """True when the alarm ``d`` belongs to this group."""
+        return (self.name in d.suppress or d.equipment in self.equipment
+                or any(p(d.id) or (d.tag and p(d.tag)) for p in self.patterns))
 
 
 @dataclass
@@ -67,6 +74,10 @@ class RuleSet:
     #: path -> (limit tag index | None, comm alarm ids, digital/rate/stale defs, deviation defs,
     #: expression defs, suppression groups): one lookup per changed tag in the hot loop.
     path_info: dict[str, tuple] = field(default_factory=dict)
+    #: rules on run-time ``_system/...`` tags: (pattern, rule, origin), attached when the tags appear
+    system_rules: list[tuple[str, Mapping[str, Any], str]] = field(default_factory=list)
+    defaults: Mapping[str, Any] = field(default_factory=dict)   # the section's rule defaults
+    priorities: frozenset = frozenset()                          # the site's priority names
 
     def limit_rule_index(self) -> dict[str, int]:
         """Alarm id -> its row in the limit table."""
@@ -80,7 +91,8 @@ def compile_site(site) -> RuleSet:
     tags = {t.path: t for t in site.tags}
     equipment = {e.id: e for e in site.equipment}
     devices = site.devices
-    rs = RuleSet()
+    rs = RuleSet(defaults=defaults, priorities=frozenset(section.get("priorities") or DEFAULT_PRIORITIES))
+    rs.system_rules = [(rule["tag"], rule, field) for rule, field in iter_system_rules(site)]
     lim_tag, lim_limit, lim_sign, lim_db = [], [], [], []
 
     def owner(rule, tag, eq_id):
@@ -111,58 +123,18 @@ def compile_site(site) -> RuleSet:
             description=(spec.description or spec.path) if spec else (rule.get("name") or ""),
         )
         prefix = tag or eq_id or "site"
-        if kind == "limit":
-            for lvl in LIMIT_LEVELS:
-                level = rule.get(lvl)
-                if level is None:
-                    continue
-                lim = level["limit"] if isinstance(level, Mapping) else level
-                lvl_pri = level.get("priority") if isinstance(level, Mapping) else None
-                lvl_msg = level.get("message") if isinstance(level, Mapping) else None
-                name = f"{rule['name']}_{lvl.upper()}" if rule.get("name") else lvl.upper()
-                d = AlarmDef(id=f"{prefix}:{name}", name=name,
-                             priority=lvl_pri or rule.get("priority") or _LEVEL_PRIORITY.get(lvl) or defaults["priority"],
-                             message=lvl_msg or rule.get("message") or DEFAULT_MESSAGES["limit"],
-                             limit=float(lim), direction=_LEVEL_SIGN[lvl], params={"level": lvl.upper()}, **base)
-                rs.defs[d.id] = d
+        for d in build_defs(rule, prefix, base, defaults,
+                            lambda p, t=tag, e=place.equipment: resolve_path(tags, p, t, e)):
+            rs.defs[d.id] = d
+            if kind == "limit":
                 idx = rs.limit_tags.setdefault(tag, len(rs.limit_tags))
                 lim_tag.append(idx)
-                lim_limit.append(float(lim))
-                lim_sign.append(_LEVEL_SIGN[lvl])
+                lim_limit.append(d.limit)
+                lim_sign.append(d.direction)
                 lim_db.append(d.deadband)
                 rs.limit_alarms.append(d.id)
-            rs.watched.add(tag)
-        else:
-            name = rule.get("name") or kind
-            params: dict[str, Any] = {}
-            limit: Any = None
-            on_delay = base["on_delay"]
-            if kind == "digital":
-                limit = True if rule.get("state") is None else rule["state"]
-            elif kind == "deviation":
-                sp = rule["setpoint"]
-                params["setpoint"] = resolve_path(tags, sp, tag, place.equipment) if isinstance(sp, str) else float(sp)
-                params["high"], params["low"] = rule.get("high"), rule.get("low")
-                limit = rule.get("high") if rule.get("high") is not None else rule.get("low")
-            elif kind == "rate":
-                limit = float(rule["rate"])
-                params["per"], params["direction"] = rule["per"], rule["direction"]
-            elif kind in ("quality", "stale"):
-                limit = float(rule["after"])
-                if kind == "quality":
-                    on_delay = limit
-            elif kind == "expression":
-                inputs = {var: resolve_path(tags, p, tag, place.equipment) for var, p in rule["inputs"].items()}
-                if tag is not None and "value" not in inputs:
-                    inputs["value"] = tag
-                params["inputs"] = inputs
-            base["on_delay"] = on_delay
-            d = AlarmDef(id=f"{prefix}:{name}", name=name,
-                         priority=rule.get("priority") or (defaults["comm_priority"] if kind == "quality"
-                                                           else defaults["priority"]),
-                         message=rule.get("message") or DEFAULT_MESSAGES[kind], limit=limit, params=params, **base)
-            rs.defs[d.id] = d
-            if kind in ("digital", "rate", "stale"):
+                rs.watched.add(tag)
+            elif kind in ("digital", "rate", "stale"):
                 rs.per_tag[tag].append(d)
                 rs.watched.add(tag)
             elif kind == "quality":
@@ -172,12 +144,12 @@ def compile_site(site) -> RuleSet:
             elif kind == "deviation":
                 rs.deviation_by_input[tag].append(d)
                 rs.watched.add(tag)
-                if isinstance(params["setpoint"], str):
-                    rs.deviation_by_input[params["setpoint"]].append(d)
-                    rs.watched.add(params["setpoint"])
+                if isinstance(d.params["setpoint"], str):
+                    rs.deviation_by_input[d.params["setpoint"]].append(d)
+                    rs.watched.add(d.params["setpoint"])
             elif kind == "expression":
                 rs.expressions[d.id] = parse(rule["expression"])
-                for p in params["inputs"].values():
+                for p in d.params["inputs"].values():
                     rs.expression_by_input[p].append(d)
                     rs.watched.add(p)
     if section["comm_alarms"]:
@@ -188,6 +160,62 @@ def compile_site(site) -> RuleSet:
                         tuple(rs.deviation_by_input.get(p, ())), tuple(rs.expression_by_input.get(p, ())),
                         tuple(rs.group_by_input.get(p, ()))) for p in rs.watched}
     return rs
+
+
+def build_defs(rule: Mapping[str, Any], prefix: str, base: dict, defaults: Mapping[str, Any],
+               resolve) -> list[AlarmDef]:
+    """The alarm definitions of one rule (one per limit level): ids ``<prefix>:<name>``.
+
+    ``base`` holds the fields every kind shares (tag, owner, delays, ...);
+    ``resolve(path)`` turns a setpoint or input path as written into a tag path.
+    """
+    kind = rule["type"]
+    tag = base["tag"]
+    if kind == "limit":
+        out = []
+        for lvl in LIMIT_LEVELS:
+            level = rule.get(lvl)
+            if level is None:
+                continue
+            lim = level["limit"] if isinstance(level, Mapping) else level
+            lvl_pri = level.get("priority") if isinstance(level, Mapping) else None
+            lvl_msg = level.get("message") if isinstance(level, Mapping) else None
+            name = f"{rule['name']}_{lvl.upper()}" if rule.get("name") else lvl.upper()
+            out.append(AlarmDef(id=f"{prefix}:{name}", name=name,
+                                priority=lvl_pri or rule.get("priority") or _LEVEL_PRIORITY.get(lvl)
+                                or defaults["priority"],
+                                message=lvl_msg or rule.get("message") or DEFAULT_MESSAGES["limit"],
+                                limit=float(lim), direction=_LEVEL_SIGN[lvl], params={"level": lvl.upper()},
+                                **base))
+        return out
+    name = rule.get("name") or kind
+    params: dict[str, Any] = {}
+    limit: Any = None
+    on_delay = base["on_delay"]
+    if kind == "digital":
+        limit = True if rule.get("state") is None else rule["state"]
+    elif kind == "deviation":
+        sp = rule["setpoint"]
+        params["setpoint"] = resolve(sp) if isinstance(sp, str) else float(sp)
+        params["high"], params["low"] = rule.get("high"), rule.get("low")
+        limit = rule.get("high") if rule.get("high") is not None else rule.get("low")
+    elif kind == "rate":
+        limit = float(rule["rate"])
+        params["per"], params["direction"] = rule["per"], rule["direction"]
+    elif kind in ("quality", "stale"):
+        limit = float(rule["after"])
+        if kind == "quality":
+            on_delay = limit
+    elif kind == "expression":
+        inputs = {var: resolve(p) for var, p in rule["inputs"].items()}
+        if tag is not None and "value" not in inputs:
+            inputs["value"] = tag
+        params["inputs"] = inputs
+    return [AlarmDef(id=f"{prefix}:{name}", name=name,
+                     priority=rule.get("priority") or (defaults["comm_priority"] if kind == "quality"
+                                                       else defaults["priority"]),
+                     message=rule.get("message") or DEFAULT_MESSAGES[kind], limit=limit, params=params,
+                     **{**base, "on_delay": on_delay})]
 
 
 def _add_device_comm_alarms(rs: RuleSet, tags, devices, defaults) -> None:
@@ -208,12 +236,11 @@ def _add_device_comm_alarms(rs: RuleSet, tags, devices, defaults) -> None:
 
 def _add_groups(rs: RuleSet, section, equipment) -> None:
     for name, cfg in section["suppression"].items():
-        group = SuppressionGroup(name, parse(cfg["when"]), dict(cfg["inputs"]), cfg["delay"])
-        preds = [compile_pattern(p) for p in cfg["alarms"]]
-        eqs = set(cfg["equipment"])
+        group = SuppressionGroup(name, parse(cfg["when"]), dict(cfg["inputs"]), cfg["delay"],
+                                 patterns=tuple(compile_pattern(p) for p in cfg["alarms"]),
+                                 equipment=frozenset(cfg["equipment"]))
         for d in rs.defs.values():
-            if (name in d.suppress or (d.equipment in eqs)
-                    or any(p(d.id) or (d.tag and p(d.tag)) for p in preds)):
+            if group.covers(d):
                 group.members.add(d.id)
         rs.groups[name] = group
         for p in group.inputs.values():

@@ -3,8 +3,11 @@
 Started after tagdb, database and historian (it journals into the business
 database and writes events to the historian) and before control and the
 collectors, so no first sample is evaluated before the engine listens.
-Publishes ``ctx.provides["alarms"]`` (the engine), ``["notify_outbox"]`` and
-``["notify_channels"]`` (reusable by the business layer's notices).
+Publishes ``ctx.provides["alarms"]`` (the engine, whose ``define_system_alarm``
+components call for alarms on their ``_system/...`` tags), ``["notify_outbox"]``
+and ``["notify_channels"]`` (reusable by the business layer's notices). Takes the
+system alarm requests of components built before it from
+``ctx.provides["system_alarm_requests"]`` (see :mod:`alarms.system`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .kpi import KpiTracker
 from .notify import Notifier, Outbox, build_channels
 from .rules import compile_site
 from .schema import section_defaults, validate_site
+from .system import take_requests
 from .tables import create_tables
 
 log = logging.getLogger(__name__)
@@ -121,13 +125,16 @@ class AlarmSystem:
 class AlarmService(Service):
     """The named ``alarms`` service."""
 
-    def __init__(self, system: AlarmSystem) -> None:
+    def __init__(self, system: AlarmSystem, provides: dict | None = None) -> None:
         self.system = system
+        self.provides = provides
         self.setName("alarms")
 
     def startService(self) -> None:
-        """Start the alarm system."""
+        """Start the alarm system (with the system alarms components requested meanwhile)."""
         super().startService()
+        if self.provides is not None:
+            take_requests(self.provides, self.system.engine)
         self.system.start()
 
     def stopService(self):
@@ -178,8 +185,9 @@ def from_config(ctx: Any) -> AlarmService | None:
                          history=ctx.provides.get("history"), system_tags=ctx.provides.get("system_tags"),
                          runner=thread_runner(ctx.reactor))
     ctx.provides["alarms"] = system.engine
+    take_requests(ctx.provides, system.engine)   # from components built before us (the historian)
     ctx.provides["alarm_system"] = system
     ctx.provides["notify_outbox"] = system.outbox
     ctx.provides["notify_channels"] = system.channels
     ctx.mount_api("alarms", AlarmsResource(ctx, system.engine, system.store, system.kpi, system.outbox), OPERATIONS)
-    return AlarmService(system)
+    return AlarmService(system, ctx.provides)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tagdb.errors import PatternError
 from tagdb.patterns import compile_pattern, is_wildcard
 from tagdb.site.errors import ConfigError, Loc
 from tagdb.site.located import LDict, LList, load_yaml
@@ -24,6 +25,7 @@ from .errors import ExpressionError
 from .expr import parse
 from .schema import DEFAULT_PRIORITIES, LIMIT_LEVELS, section_defaults
 
+SYSTEM_PREFIX = "_system/"
 TEMPLATE_FIELDS = frozenset({"tag", "name", "value", "limit", "units", "description", "equipment",
                              "area", "priority", "level", "state", "alarm"})
 
@@ -117,6 +119,8 @@ def iter_rules(site) -> Iterator[tuple[RuleSite, list[ConfigError]]]:
         if tag is None:
             yield RuleSite(rule, None, rule.get("equipment"), loc, field), []
             continue
+        if is_system(tag):
+            continue  # matched against run-time tags by the engine (iter_system_rules)
         if is_wildcard(tag):
             match = compile_pattern(tag)
             hits = [p for p in paths if match(p)]
@@ -128,6 +132,49 @@ def iter_rules(site) -> Iterator[tuple[RuleSite, list[ConfigError]]]:
             continue
         for p in hits:
             yield RuleSite(rule, p, paths[p].equipment, loc, field), []
+
+
+def is_system(tag: str) -> bool:
+    """True for a path or pattern of run-time ``_system/...`` tags (they exist only once running)."""
+    return tag.startswith(SYSTEM_PREFIX)
+
+
+def iter_system_rules(site) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """The ``alarms.rules`` entries whose ``tag`` is a ``_system/`` path or glob, with their field."""
+    section = site.section("alarms") or {}
+    for i, rule in enumerate(section.get("rules") or []):
+        if rule.get("tag") and is_system(rule["tag"]):
+            yield rule, f"alarms.rules[{i}]"
+
+
+def system_rule_problems(rule: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What a rule on ``_system/`` tags may not do: (field suffix, message) pairs.
+
+    Such a rule reads only its own run-time tag, so a deviation (setpoint tag)
+    or an expression with other inputs has nothing it could be checked against.
+    """
+    out: list[tuple[str, str]] = []
+    tag = rule.get("tag") or ""
+    if not is_system(tag):
+        out.append((".tag", f"{tag!r} is not a {SYSTEM_PREFIX} path or pattern"))
+    else:
+        try:
+            compile_pattern(tag)
+        except PatternError as exc:
+            out.append((".tag", str(exc)))
+    if rule.get("type") == "deviation":
+        out.append((".type", f"a deviation rule cannot watch a {SYSTEM_PREFIX} tag (its setpoint "
+                             "would be another tag): use a limit rule"))
+    if rule.get("type") == "expression" and rule.get("inputs"):
+        out.append((".inputs", f"an expression on a {SYSTEM_PREFIX} tag reads only its own value "
+                               "(`value`): inputs are not supported"))
+    return out
+
+
+def check_system_rule(rule: Mapping[str, Any], priorities, groups) -> list[tuple[str, str]]:
+    """Every problem of one rule on ``_system/`` tags (used by the validator and the engine's API)."""
+    place = RuleSite({**rule, "inputs": {}}, rule.get("tag"), None, Loc("<alarms>"), "")
+    return system_rule_problems(rule) + _check_rule(place.rule, place, {}, priorities, groups)
 
 
 def validate_site(site) -> list[ConfigError]:
@@ -164,6 +211,13 @@ def validate_site(site) -> list[ConfigError]:
         for n in name:
             if n in seen and seen[n] != field:
                 err(loc, field, f"alarm {n!r} is defined twice (also by {seen[n]}); give one a name:")
+            seen.setdefault(n, field)
+    for rule, field in iter_system_rules(site):
+        for f, msg in check_system_rule(rule, priorities, groups):
+            err(None, f"{field}{f}", msg)
+        for n in _alarm_names(rule, RuleSite(rule, rule["tag"], None, Loc(""), field)):
+            if n in seen and seen[n] != field:
+                err(None, field, f"alarm {n!r} is defined twice (also by {seen[n]}); give one a name:")
             seen.setdefault(n, field)
     for gname, group in section["suppression"].items():
         f = f"alarms.suppression.{gname}"

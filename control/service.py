@@ -15,6 +15,7 @@ from twisted.application.service import Service
 
 from .api import OPERATIONS, CommandsResource
 from .engine import ControlEngine
+from .state import state_path
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,20 @@ class ControlService(Service):
         return super().stopService()
 
 
+def loop_alarm_rule(name: str, bad_pv: str) -> dict:
+    """The built-in ISA-18.2 alarm of a loop that stopped controlling on a Bad input (high priority)."""
+    held = "safe output" if bad_pv == "safe" else "output held"
+    return {"type": "digital", "name": "BAD_PV", "priority": "high",
+            "message": f"Control loop {name.replace('{', '{{').replace('}', '}}')}: Bad PV or input, {held}"}
+
+
 def from_config(ctx: Any) -> ControlService | None:
     """Build the engine from ``control:``; None when the site has no such section.
 
     Publishes the engine as ``ctx.provides["control"]`` and its command path as
     ``ctx.provides["commands"]`` (the HMI sends operator commands through it),
-    and mounts ``/api/v1/commands``.
+    and mounts ``/api/v1/commands``. With an alarm system, each loop gets the
+    alarm ``_system/control/loops/<name>/alarm:BAD_PV``.
     """
     section = ctx.site.section("control")
     if section is None:
@@ -56,5 +65,10 @@ def from_config(ctx: Any) -> ControlService | None:
                            data_dir=ctx.data_dir, events=ctx.events)
     ctx.provides["control"] = engine
     ctx.provides["commands"] = engine.commands
+    alarms = ctx.provides.get("alarms")   # absent when the site runs no alarm system
+    if alarms is not None:
+        for name, loop in engine.loops.items():
+            alarms.define_system_alarm(state_path("loops", name, "alarm"), loop_alarm_rule(name, loop.spec.bad_pv),
+                                       origin="control")
     ctx.mount_api("commands", CommandsResource(ctx, engine), OPERATIONS)
     return ControlService(engine)
