@@ -6,6 +6,7 @@ Modules:
 * ``rules`` / ``limits`` / ``evaluators`` / ``expr``: compiled rules, the vectorized limit table,
   per-kind evaluation, the safe expression evaluator
 * ``model`` / ``engine``: the per-alarm state machine and the engine driving it
+* ``system``: rules on run-time ``_system/...`` tags (site globs, components' built-in defaults)
 * ``events``: :class:`~alarms.events.AlarmTransition`, published on the event bus
 * ``journal`` / ``tables``: durable journal and current states (business database)
 * ``notify``: channels, durable outbox, grouping, rosters, pipelines (public, reused by business)
