@@ -141,5 +141,6 @@ def from_config(ctx: Any) -> BusinessService | None:
     web = section.get("web") or {}
     if web.get("enabled"):
         from .web.app import WebService
-        WebService(api, web).setServiceParent(service)
+        # The HMI component is built before this one: share its Panel server when it runs.
+        WebService(api, web, shared_with=ctx.provides.get("hmi")).setServiceParent(service)
     return service

@@ -25,6 +25,8 @@ from .views import main_view, run
 
 log = logging.getLogger(__name__)
 
+ROUTE = "business"
+
 # Tabulator ships its own JS bundle: load it into every served page
 pn.extension("tabulator")
 
@@ -103,36 +105,53 @@ def page(api, default_lang: str = "zh") -> pn.Column:
 
 
 class WebService(Service):
-    """The Panel server of the manager views (child of the ``business`` service)."""
+    """The manager views (child of the ``business`` service).
 
-    def __init__(self, api, web: dict) -> None:
+    When the site runs the HMI, its Panel server serves the views too (one
+    Panel server per process, one port to open): the route is registered in
+    ``ctx.provides["panel_routes"]`` at build time, before the HMI starts, and
+    the ``web`` address and port are not used. Otherwise the views get a Panel
+    server of their own on the configured address and port.
+    """
+
+    def __init__(self, api, web: dict, shared_with: Any = None) -> None:
         self.api = api
         self.address = web.get("address") or "127.0.0.1"
         self.port = int(web.get("port") or 5007)
         self.lang = web.get("language") or "zh"
         self.server = None
+        self.shared_with = shared_with
+        if shared_with is not None:
+            api.ctx.provides.setdefault("panel_routes", {})[ROUTE] = self.page
         self.setName("business-web")
+
+    def page(self) -> pn.Column:
+        """One browser session of the manager views."""
+        return page(self.api, self.lang)
 
     @property
     def url(self) -> str:
         """Where the views are served."""
-        return f"http://{self.address}:{self.port}/business"
+        if self.shared_with is not None:
+            return f"http://{self.shared_with.address}:{self.shared_with.port}/{ROUTE}"
+        return f"http://{self.address}:{self.port}/{ROUTE}"
 
     def startService(self) -> None:
         """Start Panel on the running asyncio loop (Panel's SIGINT handler is undone)."""
         super().startService()
-        origins = [f"{self.address}:{self.port}", f"localhost:{self.port}", f"127.0.0.1:{self.port}"]
-        with preserve_signal_handlers():
-            self.server = pn.serve({"business": lambda: page(self.api, self.lang)}, address=self.address,
-                                   port=self.port, websocket_origin=origins, show=False, start=False,
-                                   title=t("app.title", self.lang))
-        self.server.start()
+        if self.shared_with is None:
+            origins = [f"{self.address}:{self.port}", f"localhost:{self.port}", f"127.0.0.1:{self.port}"]
+            with preserve_signal_handlers():
+                self.server = pn.serve({ROUTE: self.page}, address=self.address,
+                                       port=self.port, websocket_origin=origins, show=False, start=False,
+                                       title=t("app.title", self.lang))
+            self.server.start()
         if self.api.ctx is not None:
             self.api.ctx.provides["business_web_url"] = self.url
         log.info("business web views at %s", self.url)
 
     def stopService(self) -> None:
-        """Stop the Panel server."""
+        """Stop the Panel server (when it is our own)."""
         super().stopService()
         if self.server is not None:
             self.server.stop()

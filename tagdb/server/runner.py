@@ -41,6 +41,8 @@ def announce(root: RootService, out=None) -> None:
         print(f"spms: REST API  {provides['api_url']}  (try {provides['api_url']}/health)", file=out)
     if provides.get("hmi_url"):
         print(f"spms: HMI       {provides['hmi_url']}", file=out)
+    if provides.get("business_web_url"):
+        print(f"spms: manager   {provides['business_web_url']}", file=out)
     print("spms: press Ctrl-C to stop", file=out)
     out.flush()
 

@@ -33,7 +33,7 @@ def _check(schema_module: str, raw: dict, key: str) -> dict:
 
 
 def demo_site(tmp: Path, hmi: dict | None = None, historian: bool = True, scan: str | None = None,
-              scan_devices: tuple[str, ...] = ()):
+              scan_devices: tuple[str, ...] = (), business_web: bool = False):
     """The demo site on free ports with an embedded historian and the business DB in ``tmp``.
 
     ``scan`` (e.g. "250ms") replaces the scan period of the Modbus devices ``scan_devices``.
@@ -42,7 +42,7 @@ def demo_site(tmp: Path, hmi: dict | None = None, historian: bool = True, scan: 
     sections = dict(site.sections)
     sections["hmi"] = _check("hmi.schema", {"port": free_port(), "refresh": "250ms", **(hmi or {})}, "hmi")
     business = dict(sections["business"])
-    business["web"] = dict(business.get("web") or {}, enabled=False)
+    business["web"] = dict(business.get("web") or {}, enabled=business_web, port=free_port())
     business["database"] = {"url": f"sqlite:///{tmp / 'business.db'}", "threads": None}
     seed = dict(business["seed"])
     seed["users"] = list(seed["users"]) + [{"username": VIEWER[0], "password": VIEWER[1], "display_name": "viewer",
