@@ -188,3 +188,35 @@ class HistoryResource(JsonResource):
         if not limit_arg.isdigit() or int(limit_arg) < 1:
             raise _bad("limit", f"{limit_arg!r} is not a positive integer")
         return {"points": self.historian.buffer.quarantined(sink, min(int(limit_arg), 1000))}
+
+
+def _operations():
+    from ..api.openapi import Operation, Param, Response, errors
+
+    obj = {"type": "object"}
+    rows = {"type": "array", "items": obj}
+    tags = Param("tags", description="comma-separated tag paths", required=True)
+    start, end = Param("start", description="ISO 8601 with a zone, or now-<duration>"), Param("end")
+    common = dict(tags=("history",), permission="tags.read")
+    return (
+        Operation("GET", "/history", "Raw values or aggregates per interval", "historyQuery",
+                  parameters=(tags, start, end, Param("agg", description="min,max,mean,last,count"),
+                              Param("interval", description="e.g. 5m (with agg)"), Param("limit")),
+                  responses={200: Response("Series per tag", obj), **errors(400, 401, 403, 503)}, **common),
+        Operation("GET", "/history/at", "Last value at or before a time (billing boundary reads)", "historyAt",
+                  parameters=(tags, Param("ts", required=True)),
+                  responses={200: Response("Reading per tag with its timestamp and quality", obj),
+                             **errors(400, 401, 403, 503)}, **common),
+        Operation("GET", "/history/events", "Alarm events for annotations", "historyEvents",
+                  parameters=(start, end, Param("tags")),
+                  responses={200: Response("Events", rows), **errors(400, 401, 403, 503)}, **common),
+        Operation("GET", "/history/status", "Store-and-forward buffer and per-sink figures", "historyStatus",
+                  responses={200: Response("Status", obj), **errors(401, 403)}, **common),
+        Operation("GET", "/history/quarantine", "Points a sink refused as malformed", "historyQuarantine",
+                  parameters=(Param("sink"), Param("limit")),
+                  responses={200: Response("Quarantined points", obj), **errors(400, 401, 403)}, **common),
+    )
+
+
+#: The OpenAPI operations of :class:`HistoryResource`, passed to ``ctx.mount_api``.
+OPERATIONS = _operations()

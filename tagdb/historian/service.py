@@ -161,8 +161,8 @@ def from_config(ctx) -> HistorianService | None:
     ctx.provides.setdefault("system_alarm_requests", []).append(
         {"tag": "_system/historian/buffer/near_full", "type": "digital", "name": "NEAR_FULL", "priority": "high",
          "message": "Historian buffer 90 % full: sinks are not keeping up", "origin": "historian"})
-    from .rest import HistoryResource
-    ctx.mount_api("history", HistoryResource(historian, ctx, section["api"]))
+    from .rest import OPERATIONS, HistoryResource
+    ctx.mount_api("history", HistoryResource(historian, ctx, section["api"]), operations=OPERATIONS)
     return HistorianService(historian, sinks, ctx.reactor, tags=ctx.tags,
                             system_tags=ctx.provides.get("system_tags"))
 
