@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from tagdb.site.model import TagSpec
-from tagdb.values import GOOD, Quality, Scalar, TagValue
+from tagdb.values import GOOD, Quality, Scalar, TagValue, data_type_of
 
 log = logging.getLogger(__name__)
 
@@ -21,16 +21,6 @@ PREFIX = "_system/control"
 def state_path(kind: str, name: str, field: str) -> str:
     """The tag path of one published field, e.g. ``_system/control/loops/ahu-1/out``."""
     return f"{PREFIX}/{kind}/{name}/{field}"
-
-
-def _data_type(value: Scalar) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    return "string"
 
 
 class StatePublisher:
@@ -60,7 +50,7 @@ class StatePublisher:
             return
         add = getattr(self.tags, "add_tags", None)
         if add is not None:
-            specs = [TagSpec(path=p, data_type=_data_type(fields[p]), device=None, address=None,
+            specs = [TagSpec(path=p, data_type=data_type_of(fields[p]) or "string", device=None, address=None,
                              description=description or p.rsplit("/", 1)[-1], access="r")
                      for p in new if p not in self.tags]
             if specs:

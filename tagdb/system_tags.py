@@ -20,7 +20,7 @@ from .columns import ns_to_utc
 from .database import TagDatabase
 from .errors import TagDbError
 from .site.model import TagSpec
-from .values import GOOD, Quality, Scalar, TagValue
+from .values import GOOD, Quality, Scalar, TagValue, data_type_of
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +42,10 @@ Source = Callable[[], Mapping[str, Scalar]]
 
 
 def _data_type(value: Scalar) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    raise TagDbError(f"system tags hold bool, int, float or str, not {type(value).__name__} {value!r}")
+    data_type = data_type_of(value)
+    if data_type is None:
+        raise TagDbError(f"system tags hold bool, int, float or str, not {type(value).__name__} {value!r}")
+    return data_type
 
 
 def _segment(name: str, what: str) -> str:

@@ -111,6 +111,23 @@ BAD_SENSOR_FAILURE = Quality(0x808C0000)
 BAD_OUT_OF_SERVICE = Quality(0x808D0000)
 
 
+def data_type_of(value: Scalar) -> str | None:
+    """The tag data type a Python value implies (``bool``, ``int64``, ``float64``,
+    ``string``), or None for any other type so each caller decides what that means.
+
+    ``bool`` is checked before ``int`` because ``True`` is an ``int`` in Python.
+    """
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
 def utc(ts: datetime) -> datetime:
     """Return ``ts`` as an aware UTC datetime; naive input is refused, not guessed."""
     if ts.tzinfo is None:
