@@ -112,10 +112,16 @@ def _has(principal: Principal, role: str, permission: str) -> bool:
     return permission in principal.permissions or "*" in principal.permissions
 
 
-def visibility(principal: Principal, permission: str) -> Visibility:
-    """Where ``principal`` holds ``permission``."""
+def visibility(principal: Principal, permission: str, residents: bool | None = None) -> Visibility:
+    """Where ``principal`` holds ``permission``.
+
+    ``residents`` narrows the grants counted: True only resident (owner/tenant)
+    grants, False only staff grants, None (default) every grant.
+    """
     props, blds, units = set(), set(), set()
     for role, scope in grants_of(principal):
+        if residents is not None and (role in RESIDENT_ROLES) != residents:
+            continue
         if not _has(principal, role, permission):
             continue
         if scope == "*":
@@ -132,7 +138,11 @@ def visibility(principal: Principal, permission: str) -> Visibility:
 
 def allowed(principal: Principal, permission: str, chain: Iterable[str]) -> bool:
     """True when ``principal`` holds ``permission`` somewhere on the record's scope chain."""
-    vis = visibility(principal, permission)
+    return covers(visibility(principal, permission), chain)
+
+
+def covers(vis: Visibility, chain: Iterable[str]) -> bool:
+    """True when ``vis`` reaches any scope of a record's scope chain."""
     if vis.everywhere:
         return True
     for scope in chain:

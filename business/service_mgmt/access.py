@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from tagdb.auth import Principal
 
-from ..permissions import RESIDENT_ROLES, Visibility, grants_of, role_has
+from ..permissions import Visibility, covers, visibility
 from ..scopes import located, located_chain
 from .errors import NotFound, PermissionDenied
 from .models import WorkOrder
@@ -22,46 +22,18 @@ FIELD_ACTIONS = ("accept", "decline", "start", "hold", "resume", "complete")
 REPORTER_ACTIONS = ("cancel", "reopen")
 
 
-def _vis(principal: Principal, permission: str, residents: bool) -> Visibility:
-    props, blds, units = set(), set(), set()
-    flat = not (principal.attributes or {}).get("grants")
-    for role, scope in grants_of(principal):
-        if (role in RESIDENT_ROLES) != residents:
-            continue
-        ok = (permission in principal.permissions or "*" in principal.permissions) if flat else role_has(role, permission)
-        if not ok:
-            continue
-        if scope == "*":
-            return Visibility(everywhere=True)
-        kind, _, value = scope.partition(":")
-        if kind == "property":
-            props.add(value)
-        elif kind == "building":
-            blds.add(value)
-        elif kind == "unit" and value.isdigit():
-            units.add(int(value))
-    return Visibility(False, frozenset(props), frozenset(blds), frozenset(units))
-
-
 def staff_vis(principal: Principal, permission: str) -> Visibility:
     """Where a principal holds ``permission`` through a staff (non-resident) grant."""
-    return _vis(principal, permission, residents=False)
+    return visibility(principal, permission, residents=False)
 
 
 def resident_vis(principal: Principal, permission: str) -> Visibility:
     """Where a principal holds ``permission`` as a resident."""
-    return _vis(principal, permission, residents=True)
+    return visibility(principal, permission, residents=True)
 
 
 def _in(vis: Visibility, chain: list[str]) -> bool:
-    if vis.everywhere:
-        return True
-    for scope in chain:
-        kind, _, value = scope.partition(":")
-        if (kind == "property" and value in vis.properties) or (kind == "building" and value in vis.buildings) \
-                or (kind == "unit" and value.isdigit() and int(value) in vis.units):
-            return True
-    return False
+    return covers(vis, chain)
 
 
 def person_id(principal: Principal | None) -> int | None:
