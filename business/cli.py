@@ -7,17 +7,13 @@ new users and tokens within ``business.security.cache_refresh``.
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-
-def _site_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--site", metavar="SITE", help="site YAML file or folder (default: the demo site)")
-    p.add_argument("--data-dir", metavar="DIR", help="data folder (default: the site's data_dir)")
+from .cli_support import open_site, print_error, site_args
 
 
 def register(subparsers) -> None:
@@ -34,10 +30,10 @@ def register(subparsers) -> None:
                      help="role and scope, e.g. manager@building:tower-a or admin@* (repeatable)")
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    _site_args(add)
+    site_args(add)
     add.set_defaults(func=cmd_users_add)
     lst = sub.add_parser("list", help="list users and their grants", description="List users and grants.")
-    _site_args(lst)
+    site_args(lst)
     lst.set_defaults(func=cmd_users_list)
     tok = sub.add_parser("token", help="issue an API token for a machine client (printed once)",
                          description="Issue an API token; only its digest is stored, so it is shown once.")
@@ -46,7 +42,7 @@ def register(subparsers) -> None:
     tok.add_argument("--days", type=float, default=None,
                      help="lifetime in days (default: business.security.token_lifetime, 90 days)")
     tok.add_argument("--no-expiry", action="store_true", help="issue a token that never expires")
-    _site_args(tok)
+    site_args(tok)
     tok.set_defaults(func=cmd_users_token)
 
     imp = subparsers.add_parser("import", help="import units, owners or staff from CSV",
@@ -58,31 +54,8 @@ def register(subparsers) -> None:
     imp.add_argument("csv", metavar="FILE.csv")
     imp.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
     imp.add_argument("--property", metavar="CODE", help="property code (needed when there are several)")
-    _site_args(imp)
+    site_args(imp)
     imp.set_defaults(func=cmd_import)
-
-
-def _open(args):
-    """(db, site) for the command's site, migrated; None after printing errors."""
-    from tagdb.cli.run import DEMO_DATA_DIR, DEMO_SITE, load_or_report
-
-    from .database import Database, default_url
-
-    site_path = Path(args.site) if args.site else DEMO_SITE
-    site = load_or_report(site_path)
-    if site is None:
-        return None
-    if args.data_dir:
-        data_dir = Path(args.data_dir)
-    elif args.site:
-        data_dir = (site_path if site_path.is_dir() else site_path.parent) / site.data_dir
-    else:
-        data_dir = DEMO_DATA_DIR
-    section = site.section("business") or {}
-    url = (section.get("database") or {}).get("url") or default_url(data_dir)
-    db = Database(url)
-    db.migrate()
-    return db, site
 
 
 def _now() -> datetime:
@@ -102,7 +75,7 @@ def cmd_users_add(args) -> int:
             return 2
         grants.append((role, scope))
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
-    opened = _open(args)
+    opened = open_site(args)
     if opened is None:
         return 1
     db, _ = opened
@@ -110,7 +83,7 @@ def cmd_users_add(args) -> int:
         db.call(lambda s: create_user(s, make_hasher(), username=args.username, password=password, actor="cli",
                                       now=_now(), display_name=args.display_name, grants=grants))
     except BusinessError as exc:
-        print(f"spms: {exc.message}" + "".join(f"\n  {k}: {v}" for k, v in exc.fields.items()), file=sys.stderr)
+        print_error(exc, fields=True)
         return 1
     print(f"user {args.username} created")
     return 0
@@ -123,7 +96,7 @@ def cmd_users_list(args) -> int:
     from .identity import grants_for
     from .models import User
 
-    opened = _open(args)
+    opened = open_site(args)
     if opened is None:
         return 1
     db, _ = opened
@@ -142,7 +115,7 @@ def cmd_users_token(args) -> int:
     from .identity import new_api_token
     from .models import User
 
-    opened = _open(args)
+    opened = open_site(args)
     if opened is None:
         return 1
     db, site = opened
@@ -158,7 +131,7 @@ def cmd_users_token(args) -> int:
     try:
         token = db.call(work)
     except BusinessError as exc:
-        print(f"spms: {exc.message}", file=sys.stderr)
+        print_error(exc)
         return 1
     if token is None:
         print(f"spms: no user {args.username!r}", file=sys.stderr)
@@ -180,7 +153,7 @@ def cmd_import(args) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"spms: {args.csv}: {exc}", file=sys.stderr)
         return 1
-    opened = _open(args)
+    opened = open_site(args)
     if opened is None:
         return 1
     db, _ = opened
@@ -188,7 +161,7 @@ def cmd_import(args) -> int:
     try:
         report = run_import(db, Crud(SPECS, _now), cli, args.kind, text, args.dry_run, args.property)
     except BusinessError as exc:
-        print(f"spms: {exc.message}", file=sys.stderr)
+        print_error(exc)
         return 1
     for e in report["errors"]:
         print(f"{args.csv}:{e['row']}: {e['field'] or '-'}: {e['message']}", file=sys.stderr)

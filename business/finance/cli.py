@@ -8,16 +8,12 @@ restart: bills are plain rows, and a second run for the same period adds nothing
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-
-def _site_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--site", metavar="SITE", help="site YAML file or folder (default: the demo site)")
-    p.add_argument("--data-dir", metavar="DIR", help="data folder (default: the site's data_dir)")
+from ..cli_support import data_dir, open_site, print_error, site_args
 
 
 def register(subparsers) -> None:
@@ -36,12 +32,12 @@ def register(subparsers) -> None:
     run.add_argument("--preview", action="store_true", help="show what would be billed, write nothing")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _site_args(run)
+    site_args(run)
     run.set_defaults(func=cmd_run)
     late = sub.add_parser("late-fees", help="bring late fees up to date", description="Charge late fees on "
                           "overdue bills up to a date (default today), each as its own ledger lines.")
     late.add_argument("--as-of", metavar="YYYY-MM-DD")
-    _site_args(late)
+    site_args(late)
     late.set_defaults(func=cmd_late_fees)
 
     fin = subparsers.add_parser("finance", help="financial statements", description="Financial statements.")
@@ -54,13 +50,8 @@ def register(subparsers) -> None:
     st.add_argument("--from", dest="start", metavar="YYYY-MM-DD")
     st.add_argument("--to", dest="end", metavar="YYYY-MM-DD")
     st.add_argument("--format", choices=("json", "csv", "html"), default="json")
-    _site_args(st)
+    site_args(st)
     st.set_defaults(func=cmd_statement)
-
-
-def _open(args):
-    from ..cli import _open as open_business
-    return open_business(args)
 
 
 def _app(db, site):
@@ -85,16 +76,6 @@ class Progress:
         if done >= total:
             self.out.write("\n")
         self.out.flush()
-
-
-def _data_dir(args, site) -> Path:
-    from tagdb.cli.run import DEMO_DATA_DIR
-    if args.data_dir:
-        return Path(args.data_dir)
-    if args.site:
-        p = Path(args.site)
-        return (p if p.is_dir() else p.parent) / site.data_dir
-    return DEMO_DATA_DIR
 
 
 def read_meters(site, data_dir: Path, paths, start, end) -> dict:
@@ -138,9 +119,8 @@ def asyncio_run_missing(paths, start, end) -> dict:
 def cmd_run(args) -> int:
     """Preview or post a billing run."""
     from . import billing
-    from .errors import FinanceError
     from ..errors import BusinessError
-    opened = _open(args)
+    opened = open_site(args)
     if opened is None:
         return 1
     db, site = opened
@@ -149,15 +129,15 @@ def cmd_run(args) -> int:
     try:
         inp = db.call(app.gather, args.period)
         paths = billing.meter_paths(inp)
-        readings = read_meters(site, _data_dir(args, site), paths, inp.start, inp.end)
+        readings = read_meters(site, data_dir(args, site), paths, inp.start, inp.end)
         plans, summary = app.compute(inp, readings, progress=progress)
         if not args.preview:
             run = db.call(billing.post_run, inp, plans, summary, datetime.now(timezone.utc), "cli",
                           Progress(f"posting {args.period}", enabled=progress.enabled))
             db.call(app.energy_costs, inp, summary)
             summary = dict(run.summary, run_id=run.id)
-    except (BusinessError, FinanceError) as exc:
-        print(f"spms billing run: {exc.message}", file=sys.stderr)
+    except BusinessError as exc:     # FinanceError is one too
+        print_error(exc, "spms billing run")
         return 1
     finally:
         db.stop()
@@ -176,7 +156,7 @@ def cmd_run(args) -> int:
 
 def cmd_late_fees(args) -> int:
     """Charge late fees up to a date."""
-    opened = _open(args)
+    opened = open_site(args)
     if opened is None:
         return 1
     db, site = opened
@@ -192,7 +172,7 @@ def cmd_statement(args) -> int:
     """Print a statement."""
     from . import statements
     from .export import to_csv, to_html
-    opened = _open(args)
+    opened = open_site(args)
     if opened is None:
         return 1
     db, site = opened
