@@ -24,6 +24,7 @@ from .expr import BadInputError, Expression
 from .errors import InvalidCommandError
 from .pid import PidController, PidParams
 from .state import StatePublisher, state_path
+from .ticking import start_ticking, stop_ticking
 
 log = logging.getLogger(__name__)
 
@@ -110,18 +111,15 @@ class PidLoop:
 
     def _begin(self) -> None:
         self._starter = None
-        self._call = LoopingCall(self.tick)
-        self._call.clock = self.clock
-        self._call.start(self.spec.interval, now=True).addErrback(
-            lambda f: log.error("loop %s stopped: %s", self.spec.name, f.getTraceback()))
+        self._call = start_ticking(self.tick, self.clock, self.spec.interval, log,
+                                   f"loop {self.spec.name}")
 
     def stop(self) -> None:
         """Stop ticking."""
         if self._starter is not None and self._starter.active():
             self._starter.cancel()
         self._starter = None
-        if self._call is not None and self._call.running:
-            self._call.stop()
+        stop_ticking(self._call)
         self._call = None
 
     def _inputs(self) -> list[str]:

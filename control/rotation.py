@@ -23,6 +23,7 @@ from . import _async
 from .commands import SYSTEM, CommandService
 from .expr import BadInputError, Expression
 from .state import StatePublisher, state_path
+from .ticking import start_ticking, stop_ticking
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +72,12 @@ class Rotation:
 
     def start(self) -> None:
         """Evaluate now and every ``interval`` seconds."""
-        self._call = LoopingCall(self.tick)
-        self._call.clock = self.clock
-        self._call.start(self.spec.interval, now=True).addErrback(
-            lambda f: log.error("rotation %s stopped: %s", self.spec.name, f.getTraceback()))
+        self._call = start_ticking(self.tick, self.clock, self.spec.interval, log,
+                                   f"rotation {self.spec.name}")
 
     def stop(self) -> None:
         """Stop evaluating."""
-        if self._call is not None and self._call.running:
-            self._call.stop()
+        stop_ticking(self._call)
 
     @property
     def lead(self) -> Member | None:

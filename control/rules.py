@@ -31,6 +31,7 @@ from . import _async
 from .commands import SYSTEM, CommandService, _equal
 from .expr import BadInputError, Expression
 from .state import StatePublisher, state_path
+from .ticking import start_ticking, stop_ticking
 
 log = logging.getLogger(__name__)
 
@@ -105,15 +106,12 @@ class RuleRunner:
 
     def start(self) -> None:
         """Evaluate every ``interval`` seconds."""
-        self._call = LoopingCall(self.tick)
-        self._call.clock = self.clock
-        self._call.start(self.spec.interval, now=True).addErrback(
-            lambda f: log.error("rule %s stopped: %s", self.spec.name, f.getTraceback()))
+        self._call = start_ticking(self.tick, self.clock, self.spec.interval, log,
+                                   f"rule {self.spec.name}")
 
     def stop(self) -> None:
         """Stop evaluating and cancel a running sequence."""
-        if self._call is not None and self._call.running:
-            self._call.stop()
+        stop_ticking(self._call)
         if self.rt.running is not None:
             self.rt.running.cancel()
 

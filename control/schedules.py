@@ -29,6 +29,7 @@ from .calendar import WeekProgram
 from .commands import SYSTEM, CommandService
 from .errors import InvalidCommandError, UnknownLoopError
 from .state import PREFIX, StatePublisher, state_path
+from .ticking import start_ticking, stop_ticking
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +92,11 @@ class ScheduleEngine:
 
     def start(self) -> None:
         """Evaluate now and then every ``interval`` seconds."""
-        self._call = LoopingCall(self.tick)
-        self._call.clock = self.clock
-        self._call.start(self.interval, now=True).addErrback(
-            lambda f: log.error("schedules stopped: %s", f.getTraceback()))
+        self._call = start_ticking(self.tick, self.clock, self.interval, log, "schedules")
 
     def stop(self) -> None:
         """Stop evaluating."""
-        if self._call is not None and self._call.running:
-            self._call.stop()
+        stop_ticking(self._call)
 
     def local_now(self) -> datetime:
         """The injected clock's time in the site's time zone."""
