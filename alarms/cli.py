@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import sys
 
+from tagdb.cli.helpers import checked_site, command_group
+
 DEFAULT_SITE = "examples/demo"
 
 
 def register(subparsers) -> None:
     """Add ``spms alarms`` with ``list`` and ``notify-test``."""
-    a = subparsers.add_parser("alarms", help="alarm configuration: list the alarms, test a notification channel",
-                              description="Inspect the alarms a site defines and check notification channels "
-                                          "before relying on them.")
-    sub = a.add_subparsers(dest="alarms_command", metavar="SUBCOMMAND", title="subcommands")
-    a.set_defaults(func=lambda args: (a.print_help(), 2)[1])
+    _, sub = command_group(subparsers, "alarms",
+                           help="alarm configuration: list the alarms, test a notification channel",
+                           description="Inspect the alarms a site defines and check notification channels "
+                                       "before relying on them.",
+                           dest="alarms_command")
 
     ls = sub.add_parser("list", help="every alarm the site defines (id, type, priority, owner, limit)",
                         description="Compile the site's alarm rules and print one line per alarm.")
@@ -36,15 +38,6 @@ def register(subparsers) -> None:
     nt.set_defaults(func=cmd_notify_test)
 
 
-def _load(path: str):
-    from tagdb.site.loader import check_site
-
-    site, errors = check_site(path)
-    for e in errors:
-        print(e, file=sys.stderr)
-    return None if errors else site
-
-
 def alarm_rows(site, priority: str | None = None, match: str | None = None) -> list[dict]:
     """One dict per alarm the site defines, sorted by id."""
     from tagdb.patterns import compile_pattern
@@ -63,7 +56,7 @@ def alarm_rows(site, priority: str | None = None, match: str | None = None) -> l
 
 def cmd_list(args) -> int:
     """Print the alarms; exit 1 on a bad site."""
-    site = _load(args.site)
+    site = checked_site(args.site)
     if site is None:
         return 1
     rows = alarm_rows(site, args.priority, args.match)
@@ -101,7 +94,7 @@ def cmd_notify_test(args) -> int:
     """Send the test message with the reactor running; exit 1 when it fails."""
     from twisted.internet import defer, task
 
-    site = _load(args.site)
+    site = checked_site(args.site)
     if site is None:
         return 1
     result: list[str] = []

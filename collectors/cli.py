@@ -117,7 +117,8 @@ def cmd_simulate(args) -> int:
 
     from twisted.internet import reactor
 
-    from tagdb.cli.run import DEMO_SITE, load_or_report
+    from tagdb.cli.helpers import load_or_report
+    from tagdb.cli.run import DEMO_SITE
 
     from .sim.demo import with_port_offset
     from .sim.hub import SimulatorHub

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .helpers import load_or_report  # noqa: F401  (re-exported: plugin, collectors and business import it here)
+
 #: The bundled demo site: a folder of YAML files, one per package.
 DEMO_SITE = Path(__file__).resolve().parents[2] / "examples" / "demo"
 DEMO_DATA_DIR = Path("var") / "demo"
@@ -44,23 +46,6 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not between 0 and 65535")
     return port
-
-
-def load_or_report(path: str | Path):
-    """The loaded site, or None after printing every error as ``file:line: field: message``."""
-    from ..site.errors import SiteConfigError
-    from ..site.loader import load_site
-
-    try:
-        return load_site(path)
-    except SiteConfigError as exc:
-        for error in exc.errors:
-            print(str(error), file=sys.stderr)
-        print(f"spms: {path}: {len(exc.errors)} configuration error(s)", file=sys.stderr)
-        return None
-    except OSError as exc:
-        print(f"spms: {path}: {exc.strerror or exc}", file=sys.stderr)
-        return None
 
 
 def _run(site, data_dir: Path, args) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from .helpers import checked_site
+
 
 def register(subparsers) -> None:
     """Add the ``check`` command."""
@@ -28,13 +30,9 @@ def summary(site) -> str:
 
 def cmd_check(args) -> int:
     """Print the errors (exit 1) or the summary (exit 0)."""
-    from ..site.loader import check_site
-
-    site, errors = check_site(args.site)
-    if errors:
-        for error in errors:
-            print(error)
-        print(f"spms check: {args.site}: {len(errors)} error(s)", file=sys.stderr)
+    site = checked_site(args.site, out=sys.stdout,
+                        summary=lambda count: f"spms check: {args.site}: {count} error(s)")
+    if site is None:
         return 1
     print(summary(site))
     return 0

@@ -11,6 +11,8 @@ import importlib
 import logging
 import sys
 
+from .helpers import checked_site, command_group
+
 #: Modules adding ``spms tags`` sub-subcommands (each exposes ``register_tags(subparsers)``).
 TAGS_SUBCOMMANDS: list[str] = ["collectors.cli"]
 
@@ -19,14 +21,8 @@ log = logging.getLogger("spms.cli")
 
 def register(subparsers) -> None:
     """Add the ``tags`` command with ``export``, ``import`` and any registered extras."""
-    tags = subparsers.add_parser("tags", help="tag lists: export to CSV, import from CSV",
-                                 description="Work with a site's tag lists.")
-    sub = tags.add_subparsers(dest="tags_command", metavar="SUBCOMMAND", title="subcommands")
-
-    def usage(args) -> int:
-        tags.print_help()
-        return 2
-    tags.set_defaults(func=usage)
+    _, sub = command_group(subparsers, "tags", help="tag lists: export to CSV, import from CSV",
+                           description="Work with a site's tag lists.", dest="tags_command")
 
     exp = sub.add_parser("export", help="write every tag of a site (templates expanded) to CSV",
                          description="Write every tag of a site, equipment templates expanded, to a CSV file "
@@ -61,13 +57,9 @@ def register(subparsers) -> None:
 def cmd_export(args) -> int:
     """Write the site's tags to CSV (exit 1 when the site does not load)."""
     from ..site.csvio import write_tags_csv
-    from ..site.loader import check_site
-
-    site, errors = check_site(args.site)
-    if errors:
-        for e in errors:
-            print(e, file=sys.stderr)
-        print(f"spms tags export: {args.site} has {len(errors)} error(s); nothing written", file=sys.stderr)
+    site = checked_site(args.site,
+                        summary=lambda count: f"spms tags export: {args.site} has {count} error(s); nothing written")
+    if site is None:
         return 1
     tags = site.tags
     if args.match:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import sys
 
+from ..cli.helpers import checked_site, command_group
+
 DEFAULT_SITE = "examples/demo"
 
 
 def register(subparsers) -> None:
     """Add ``spms grafana`` with ``export`` and ``push``."""
-    g = subparsers.add_parser("grafana", help="Grafana dashboards as code: export provisioning files or push them",
-                              description="Generate Grafana dashboards from the site model (site overview, one "
-                                          "per building, one per equipment class) over the historian's InfluxDB.")
-    sub = g.add_subparsers(dest="grafana_command", metavar="SUBCOMMAND", title="subcommands")
-    g.set_defaults(func=lambda args: (g.print_help(), 2)[1])
+    _, sub = command_group(subparsers, "grafana",
+                           help="Grafana dashboards as code: export provisioning files or push them",
+                           description="Generate Grafana dashboards from the site model (site overview, one "
+                                       "per building, one per equipment class) over the historian's InfluxDB.",
+                           dest="grafana_command")
 
     def common(p) -> None:
         p.add_argument("--site", metavar="SITE", default=DEFAULT_SITE,
@@ -41,21 +43,12 @@ def register(subparsers) -> None:
     push.set_defaults(func=cmd_push)
 
 
-def _load(path: str):
-    from ..site.loader import check_site
-
-    site, errors = check_site(path)
-    for e in errors:
-        print(e, file=sys.stderr)
-    return None if errors else site
-
-
 def cmd_export(args) -> int:
     """Write the provisioning tree; exit 1 on a bad site or missing InfluxDB settings."""
     from .errors import HistorianError
     from .grafana.provisioning import export
 
-    site = _load(args.site)
+    site = checked_site(args.site)
     if site is None:
         return 1
     try:
@@ -75,7 +68,7 @@ def cmd_push(args) -> int:
     from .errors import HistorianError
     from .grafana.push import push
 
-    site = _load(args.site)
+    site = checked_site(args.site)
     if site is None:
         return 1
     result: dict = {}
