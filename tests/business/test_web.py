@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 import pytest_twisted
@@ -14,6 +13,7 @@ from business.web.i18n import MESSAGES, t
 
 from .apiserver import start, world_for
 from .conftest import ADMIN
+from .helpers import free_port
 
 
 def test_catalogue_has_both_languages():
@@ -51,18 +51,12 @@ def test_form_submit_reports_field_errors_and_saves(db, crud, world):
     assert not denied["ok"] and denied["code"] == "forbidden"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.browser
 @pytest.mark.timeout(180)
 @pytest_twisted.ensureDeferred
 async def test_served_page_login_and_units_table(tmp_path, chromium_path):
     from playwright.async_api import async_playwright
-    port = _free_port()
+    port = free_port()
     server = await start(tmp_path, f"sqlite:///{tmp_path / 'b.db'}",
                          web={"enabled": True, "port": port, "language": "zh"})
     try:

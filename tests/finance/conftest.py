@@ -15,7 +15,7 @@ from business.finance.accounts import ensure_chart
 from business.finance.setup import sync_fee_items
 from business.models import Building, ParkingSpace, Property, Unit
 
-from tests.business.conftest import fresh_pg_database  # noqa: E402
+from tests.business.helpers import fresh_pg_database  # noqa: E402
 
 NOW = datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)
 

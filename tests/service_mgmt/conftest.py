@@ -5,37 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from business.database import Database
 from business.service_mgmt.orders import Orders
 from business.service_mgmt.schema import defaults
 
-from .support import FakeClock, bc
+from .support import bc
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path):
-    """An empty database URL on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'business.db'}"
-        return
-    url, drop = bc.fresh_pg_database(request.getfixturevalue("pg_url"))
-    yield url
-    drop()
+clock = bc.clock
+db_url = bc.db_url
 
 
 @pytest.fixture
 def db(db_url):
     """A migrated database with four worker threads (so concurrency is real on PostgreSQL)."""
-    database = Database(db_url, threads=4)
-    database.migrate()
-    yield database
-    database.stop()
-
-
-@pytest.fixture
-def clock():
-    """The injected UTC clock (starts 2026-11-02 09:00 Shanghai: the world's day shift is on)."""
-    return FakeClock()
+    yield from bc.migrated_database(db_url, threads=4)
 
 
 @pytest.fixture

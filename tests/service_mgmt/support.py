@@ -1,16 +1,11 @@
-"""Helpers shared by the service-management tests: the business suite's fixtures module
+"""Helpers shared by the service-management tests: the business suite's helpers
 (world, PostgreSQL databases, fake clock) and principals of each kind."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from business.permissions import principal_for
 
-_spec = importlib.util.spec_from_file_location("business_conftest", Path(__file__).parents[1] / "business" / "conftest.py")
-bc = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bc)
+from tests.business import helpers as bc
 
 ADMIN = bc.ADMIN
 FakeClock = bc.FakeClock

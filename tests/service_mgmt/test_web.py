@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 import pytest_twisted
 
 from business.permissions import principal_for
 
+from tests.business.helpers import free_port
+
 from .support import ADMIN, start_api
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.browser
@@ -27,7 +22,7 @@ async def test_board_detail_and_dashboard_in_the_browser(tmp_path, chromium_path
 
     from business.service_mgmt.web import service_tabs
 
-    port = _free_port()
+    port = free_port()
     root, base, w, token = await start_api(tmp_path, f"sqlite:///{tmp_path / 'b.db'}",
                                            web={"enabled": True, "port": port, "language": "zh"})
     try:
