@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from .. import attendance
 from ..errors import PermissionDenied, ValidationError
 from ..importer import KINDS, run_import
-from ..ledger import live_view
+from ..asset_live import live_view
 from ..permissions import visibility
 from .base import Api, JsonResource, query_params, read_json
 

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from ..ledger import live_view
+from ..asset_live import live_view
 from ..service_mgmt.web import service_tabs  # work orders, PM, SLA (issue 9)
 from ..finance.web import finance_tabs  # billing, arrears, collection, budgets, statements (issue 10)
 from . import data

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 from twisted.internet.task import Clock
 
-from business.ledger import live_view
+from business.asset_live import live_view
 from tagdb.values import GOOD, TagValue
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
