@@ -3,7 +3,8 @@
 Public so that other packages' tests (alarms, control, billing) can run the
 simulated equipment the same way: ``aio_test`` runs an asyncio coroutine test
 on the Twisted asyncio reactor, ``wait_until`` waits on a condition with a
-timeout instead of sleeping a fixed time.
+timeout instead of sleeping a fixed time, ``free_port`` and ``start_smtp``
+give loopback servers (a mail server for notification tests) a port of their own.
 """
 
 from __future__ import annotations
@@ -49,3 +50,29 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+class SmtpInbox:
+    """aiosmtpd handler keeping every delivered envelope in ``messages``."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):
+        """Accept the message and keep its envelope (mail_from, rcpt_tos, content)."""
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+def start_smtp(port: int, host: str = "127.0.0.1"):
+    """Start an aiosmtpd server on ``host:port``; return (its controller, its ``SmtpInbox``).
+
+    The caller stops it with ``controller.stop()``. aiosmtpd is a test-only
+    dependency, so it is imported here rather than at module level.
+    """
+    from aiosmtpd.controller import Controller
+
+    inbox = SmtpInbox()
+    controller = Controller(inbox, hostname=host, port=port)
+    controller.start()
+    return controller, inbox

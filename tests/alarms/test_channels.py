@@ -3,44 +3,17 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 import pytest_twisted
-from aiosmtpd.controller import Controller
 from twisted.internet import task
 from twisted.web import resource, server
 
 from alarms.errors import NotificationError
 from alarms.notify import EmailChannel, Message, Outbox, SmsChannel, WebhookChannel
+from collectors.testing import free_port, start_smtp
 
 from .conftest import memory_engine
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Inbox:
-    """aiosmtpd handler keeping every delivered envelope."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-def start_smtp(port: int) -> tuple[Controller, Inbox]:
-    inbox = Inbox()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
-    ctl.start()
-    return ctl, inbox
 
 
 async def wait_for(predicate, timeout: float = 15.0, step: float = 0.05) -> None:

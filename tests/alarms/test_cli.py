@@ -8,9 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-
-from collectors.testing import free_port
+from collectors.testing import free_port, start_smtp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,20 +35,9 @@ def test_list_reports_a_broken_site(tmp_path):
     assert "site.yaml:4: alarms.rules[0].tag: 'nowhere' matches no tag" in out.stderr
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
 def test_notify_test_sends_through_the_configured_channel():
     port = free_port()
-    inbox = Inbox()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
-    ctl.start()
+    ctl, inbox = start_smtp(port)
     try:
         out = spms("alarms", "notify-test", "email", "tech@example.test", "--text", "commissioning check",
                    env={"SPMS_DEMO_SMTP_PORT": str(port)})

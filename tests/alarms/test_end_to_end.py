@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiosmtpd.controller import Controller
 from twisted.internet import reactor
 
 from collectors.sim.demo import load_demo
-from collectors.testing import aio_test, free_port, wait_until
+from collectors.testing import aio_test, free_port, start_smtp, wait_until
 from tagdb.server.root import Component, build_root, make_context
 
 pytestmark = pytest.mark.slow
@@ -37,21 +36,10 @@ async def _wait(d):
     return d
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
 @aio_test
 async def test_chiller_excursion_and_lift_entrapment_raise_alarms_and_emails_arrive(tmp_path, monkeypatch):
     smtp_port = free_port()
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
+    smtp, inbox = start_smtp(smtp_port)
     monkeypatch.setenv("SPMS_DEMO_SMTP_PORT", str(smtp_port))
     site = load_demo()
     ctx = make_context(site, reactor, tmp_path)

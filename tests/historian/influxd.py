@@ -11,13 +11,7 @@ from pathlib import Path
 import pytest
 from twisted.internet import task
 
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from collectors.testing import free_port
 
 
 class InfluxProcess:
