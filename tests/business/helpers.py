@@ -1,6 +1,5 @@
 """Helpers shared by the business, service-management and finance suites: the fake clock, fresh
-PostgreSQL databases, the ``db_url``/``clock`` fixtures, the small world built through the CRUD layer,
-and a free loopback port for served pages.
+PostgreSQL databases, the ``db_url``/``clock`` fixtures, and the small world built through the CRUD layer.
 
 Conftests import the fixtures from here so pytest registers them in each suite.
 """
@@ -9,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import socket
 from datetime import datetime, timezone
 
 import pytest
@@ -76,13 +74,6 @@ def db_url(request, tmp_path):
 def clock():
     """The injected UTC clock (starts 2026-11-02 09:00 Shanghai: the world's day shift is on)."""
     return FakeClock()
-
-
-def free_port() -> int:
-    """A loopback TCP port free right now (for servers that must be told their port up front)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 ADMIN = principal_for("root", [("admin", "*")])

@@ -10,10 +10,10 @@ import pytest_twisted
 from business.permissions import principal_for
 from business.web import data
 from business.web.i18n import MESSAGES, t
+from collectors.testing import free_port
 
 from .apiserver import start, world_for
 from .conftest import ADMIN
-from .helpers import free_port
 
 
 def test_catalogue_has_both_languages():

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from business.database import Database
 from business.finance.accounts import ensure_chart
 from business.finance.setup import sync_fee_items
 from business.models import Building, ParkingSpace, Property, Unit
 
-from tests.business.helpers import fresh_pg_database  # noqa: E402
+from tests.business.helpers import db_url, fresh_pg_database, migrated_database  # noqa: E402,F401 (db_url: fixture)
 
 NOW = datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)
 
@@ -65,33 +64,16 @@ class FakeHistory:
         return best
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path):
-    """An empty database URL on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'business.db'}"
-        return
-    url, drop = fresh_pg_database(request.getfixturevalue("pg_url"))
-    yield url
-    drop()
-
-
 @pytest.fixture
 def sqlite_db(tmp_path):
     """A migrated SQLite database only (fast tests)."""
-    database = Database(f"sqlite:///{tmp_path / 'fin.db'}")
-    database.migrate()
-    yield database
-    database.stop()
+    yield from migrated_database(f"sqlite:///{tmp_path / 'fin.db'}")
 
 
 @pytest.fixture
 def db(db_url):
     """A migrated database on each backend."""
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.stop()
+    yield from migrated_database(db_url)
 
 
 def build_estate(s, fee_items=FEE_ITEMS) -> dict:

@@ -8,8 +8,7 @@ import pytest
 import pytest_twisted
 
 from business.permissions import principal_for
-
-from tests.business.helpers import free_port
+from collectors.testing import free_port
 
 from .support import ADMIN, start_api
 
