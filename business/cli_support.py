@@ -31,7 +31,8 @@ def data_dir(args, site) -> Path:
 
 def open_site(args):
     """(db, site) for the command's site, migrated; None after printing errors."""
-    from tagdb.cli.run import DEMO_SITE, load_or_report
+    from tagdb.cli.helpers import load_or_report
+    from tagdb.cli.run import DEMO_SITE
 
     from .database import Database, default_url
 

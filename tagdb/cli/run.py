@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .helpers import load_or_report  # noqa: F401  (re-exported: plugin, collectors and business import it here)
+from .helpers import load_or_report
 
 #: The bundled demo site: a folder of YAML files, one per package.
 DEMO_SITE = Path(__file__).resolve().parents[2] / "examples" / "demo"

@@ -71,7 +71,7 @@ class Options(usage.Options):
             self["reactor"] = install_asyncio_reactor()
         except ReactorError as exc:
             raise usage.UsageError(str(exc)) from None
-        from ..cli.run import load_or_report
+        from ..cli.helpers import load_or_report
 
         path = Path(self["site"])
         site = load_or_report(path)

@@ -73,7 +73,7 @@ def test_demo_starts_every_component_and_stops_in_reverse(tmp_path):
 
 def test_demo_command_runs_the_bundled_site():
     assert (DEMO_SITE / "site.yaml").is_file()
-    from tagdb.cli.run import load_or_report
+    from tagdb.cli.helpers import load_or_report
 
     site = load_or_report(DEMO_SITE)
     assert site is not None and site.tags
