@@ -109,24 +109,34 @@ def record_refused(session: Session, provider: str, body: bytes, reason: str, no
     session.flush()
 
 
+def _duplicate(session: Session, provider: str, data: CallbackData, ext: str, raw: str, now: datetime,
+               dup: Payment) -> dict:
+    """Record a repeated notification and answer with the receipt it was first posted as."""
+    session.add(Callback(provider=provider, at=now, order_no=data.order_no, external_ref=ext, outcome="duplicate",
+                         reason=f"already posted as receipt {dup.receipt_no}", body=raw))
+    return {"outcome": "duplicate", "receipt_no": dup.receipt_no}
+
+
 def settle_callback(session: Session, provider: str, data: CallbackData, body: bytes, now: datetime) -> dict:
     """Post a verified callback once; a wrong amount or unknown order is refused (and recorded)."""
     ext = f"{provider}:{data.transaction_id}"
     raw = body[:8000].decode("utf-8", "replace")
     dup = session.scalars(select(Payment).where(Payment.external_ref == ext)).first()
     if dup is not None:
-        session.add(Callback(provider=provider, at=now, order_no=data.order_no, external_ref=ext, outcome="duplicate",
-                             reason=f"already posted as receipt {dup.receipt_no}", body=raw))
-        return {"outcome": "duplicate", "receipt_no": dup.receipt_no}
+        return _duplicate(session, provider, data, ext, raw, now, dup)
     order = session.scalars(select(PaymentOrder).where(PaymentOrder.order_no == data.order_no,
                                                        PaymentOrder.provider == provider)).first()
     if order is None:
         raise CallbackRefused(f"unknown order {data.order_no!r}")
     if data.amount != order.amount:
         raise CallbackRefused(f"amount {yuan(data.amount)} does not match order {order.order_no} ({yuan(order.amount)})")
-    payment, _ = record_payment(session, order.property_id, order.unit_id, data.amount, "online", now,
+    payment, created = record_payment(session, order.property_id, order.unit_id, data.amount, "online", now,
                                 bill_ids=order.bill_ids or None, external_ref=ext, provider=provider,
                                 actor=f"provider:{provider}", memo=f"order {order.order_no}")
+    if not created:
+        # a concurrent delivery of the same notification committed between our check and
+        # record_payment's (read committed sees it now): it was posted once, by the other one
+        return _duplicate(session, provider, data, ext, raw, now, payment)
     if order.status == "pending":
         order.status = "paid"
         order.payment_id = payment.id

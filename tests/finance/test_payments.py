@@ -116,6 +116,34 @@ def test_the_same_callback_twice_posts_once(db, estate):
         ["accepted", "duplicate"]
 
 
+def test_a_delivery_that_loses_the_race_to_a_concurrent_one_reports_duplicate(db, estate):
+    """Two deliveries both pass the first duplicate check; the other one commits before ours posts."""
+    from sqlalchemy import event
+    prov = providers.HmacProvider("pay", SECRET)
+    order = order_for(db, estate, one_off(db, estate, 0, 12345, "a"))
+    body = json.dumps({"order_no": order, "transaction_id": "T1", "amount": "123.45"}).encode()
+    data = prov.verify(body, {"X-Signature": prov.sign(body)})
+    other = []
+
+    def racing(s):
+        seen = []
+
+        def before(state):
+            if state.is_select and Payment in [m.class_ for m in state.all_mappers]:
+                seen.append(1)
+                if len(seen) == 2:   # after our first check, before record_payment's own check
+                    other.append(db.call(providers.settle_callback, "pay", data, body, NOW))
+        event.listen(s, "do_orm_execute", before)
+        return providers.settle_callback(s, "pay", data, body, NOW)
+
+    ours = db.call(racing)
+    assert other[0]["outcome"] == "accepted"
+    assert ours == {"outcome": "duplicate", "receipt_no": other[0]["receipt_no"]}
+    assert db.call(lambda s: len(s.scalars(select(Payment)).all())) == 1
+    assert db.call(lambda s: [c.outcome for c in s.scalars(select(Callback).order_by(Callback.id))]) == \
+        ["accepted", "duplicate"]
+
+
 def test_bad_signature_and_wrong_amount_are_refused_and_recorded(db, estate):
     prov = providers.HmacProvider("pay", SECRET)
     b = one_off(db, estate, 0, 12345, "a")
