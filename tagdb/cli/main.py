@@ -37,9 +37,29 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 QUIET_LOGGERS = ("alembic.runtime.plugins",)
 
 
+class StderrHandler(logging.StreamHandler):
+    """A stream handler that writes to whatever ``sys.stderr`` is at the moment of each record.
+
+    Binding the stream once breaks when the CLI runs in-process under a harness that swaps
+    and later closes stderr (pytest's capture): every later record would hit a closed file.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_logging(level: str) -> None:
     """Log to stderr at ``level``; Twisted's own log goes to the same place."""
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
+    logging.basicConfig(handlers=[StderrHandler()], level=getattr(logging, level),
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", force=True)
     if level != "DEBUG":
         for noisy in QUIET_LOGGERS:

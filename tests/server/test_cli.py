@@ -64,3 +64,19 @@ def test_run_with_missing_site_reports_and_exits_1(tmp_path, capsys, levels):
     assert levels == ["DEBUG"]
     assert cli.main(["--log-level", "WARNING", "run", str(tmp_path / "nope.yaml")]) == 1
     assert levels == ["DEBUG", "WARNING"]
+
+
+def test_the_log_handler_follows_stderr_when_it_is_swapped_and_closed(monkeypatch):
+    import io
+    import logging
+    handler = cli.StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "after the swap", None, None)
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    handler.emit(record)
+    first.close()      # what a test harness does with its captured stream
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    handler.emit(record)
+    assert second.getvalue() == "after the swap\n"
