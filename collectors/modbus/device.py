@@ -229,7 +229,10 @@ class ModbusDevice:
                 f"answer with function code {rr.function_code} to a function {fc} request"))
             return None
         try:
-            rows, values, strings = block.decode(rr.registers if fc in (3, 4) else rr.bits)
+            if fc in (3, 4):
+                rows, values, strings = block.decode(rr.registers, getattr(rr, "payload", None))
+            else:
+                rows, values, strings = block.decode(rr.bits)
         except PlanError as exc:
             self._db.set_quality(self._ids[[p.index for p in block.points]],
                                  BAD_DEVICE_FAILURE.with_detail(f"short response: {exc}"))

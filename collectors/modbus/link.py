@@ -19,6 +19,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 
 from ..errors import DeviceUnreachable
+from . import responses
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class ModbusLink:
         client = AsyncModbusTcpClient(self.host, port=self.port, timeout=self._timeout,
                                       retries=self._retries, reconnect_delay=0, name=self.name,
                                       trace_connect=on_connect)
+        responses.install(client)
         ok = await client.connect()
         if not ok or not client.connected:
             client.close()

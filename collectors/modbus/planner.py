@@ -81,8 +81,12 @@ class ReadBlock:
         """The Modbus function code of the read."""
         return FUNCTION_CODE[self.table]
 
-    def decode(self, data) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
-        """Decode a response (registers or bits) into (rows, float64 values, [(row, string)])."""
+    def decode(self, data, payload: bytes | None = None) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+        """Decode a response (registers or bits) into (rows, float64 values, [(row, string)]).
+
+        ``payload``, the registers' bytes as on the wire when the response kept
+        them, spares the fast path packing the registers back into bytes.
+        """
         if len(data) < self.count:
             raise PlanError(f"response holds {len(data)} of {self.count} values")
         out = np.empty(len(self.rows), np.float64)
@@ -94,10 +98,14 @@ class ReadBlock:
             return self.rows, out, strings
         if self.fast is not None:
             pack, unpack, perm = self.fast
-            regs = data if len(data) == self.count else data[: self.count]
-            if perm is not None:
-                regs = [regs[i] for i in perm]
-            out = np.array(unpack(pack(*regs)), dtype=np.float64)
+            if perm is None and payload is not None:
+                size = 2 * self.count
+                out = np.array(unpack(payload if len(payload) == size else payload[:size]), dtype=np.float64)
+            else:
+                regs = data if len(data) == self.count else data[: self.count]
+                if perm is not None:
+                    regs = [regs[i] for i in perm]
+                out = np.array(unpack(pack(*regs)), dtype=np.float64)
             if self.a is not None:
                 out = out * self.a + self.b
             if self.lo is not None:

@@ -39,6 +39,9 @@ def _answer(mode: str, tid: int, uid: int, pdu: bytes) -> bytes | None:
     if mode == "byte_count_lies":                      # byte count says more than the frame carries
         body = bytes((fc, 200)) + struct.pack(">H", 1)
         return struct.pack(">HHHB", tid, 0, len(body) + 1, uid) + body
+    if mode == "odd_byte_count":                       # half a register at the end
+        body = bytes((fc, 2 * count - 1)) + struct.pack(f">{count}H", *regs)[:-1]
+        return struct.pack(">HHHB", tid, 0, len(body) + 1, uid) + body
     if mode == "wrong_tid":
         return struct.pack(">HHHB", (tid + 7) & 0xFFFF, 0, len(body) + 1, uid) + body
     if mode == "wrong_function":
@@ -73,7 +76,7 @@ class RawServer(asyncio.Protocol):
                 return
 
 
-MODES = ["truncated", "garbage", "short_count", "byte_count_lies", "wrong_tid", "wrong_function",
+MODES = ["truncated", "garbage", "short_count", "byte_count_lies", "odd_byte_count", "wrong_tid", "wrong_function",
          "huge_length", "bad_exception_code"]
 
 
