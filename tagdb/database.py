@@ -398,6 +398,8 @@ def _valid_path(path: object) -> bool:
 
 
 def _column(value, dtype, n: int, name: str) -> np.ndarray:
+    if isinstance(value, (int, float)):
+        return np.full(n, value, dtype)       # a polled block's one code/stamp (np.full is cheaper than broadcast_to)
     arr = np.asarray(value, dtype=dtype)
     if arr.ndim == 0:
         return np.broadcast_to(arr, (n,))
