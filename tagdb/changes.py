@@ -14,50 +14,64 @@ from .columns import KIND_STR, TagColumns
 from .values import Scalar
 
 
-def apply_numeric(cols: TagColumns, ids: np.ndarray, values: np.ndarray, codes: np.ndarray,
-                  src: np.ndarray, now: int, force: np.ndarray | None = None,
-                  details: list[str] | None = None) -> np.ndarray:
+def apply_numeric(cols: TagColumns, ids: np.ndarray, values: np.ndarray, codes: np.ndarray | int,
+                  src: np.ndarray | int, now: int, force: np.ndarray | None = None,
+                  details: list[str] | None = None, unique: bool = False) -> np.ndarray:
     """Apply numeric samples; returns the ids of the tags that changed.
 
     A tag changes when its value moved by more than its deadband from the
     last published value, its quality code differs, it had no value, or
     ``force`` says so (a new quality detail). Of duplicate ids the last sample
-    wins. ``details`` (aligned with ``ids``) replace the changed tags' quality
+    wins (``unique`` says the caller knows there are none). ``codes`` and
+    ``src`` are arrays aligned with ``ids`` or one value for the whole batch.
+    ``details`` (aligned with ``ids``) replace the changed tags' quality
     details; without it they are cleared.
     """
-    keep = _last_wins(cols, ids)
+    keep = None if unique else _last_wins(cols, ids)
     if keep is not None:
         ids, values = ids[keep], values[keep]
-        codes, src = codes[keep], src[keep]
+        codes = codes[keep] if isinstance(codes, np.ndarray) else codes
+        src = src[keep] if isinstance(src, np.ndarray) else src
         if force is not None:
             force = force[keep]
         if details is not None:
             details = [d for d, k in zip(details, keep.tolist()) if k]
     old = cols.value.take(ids)
+    # One pass over the batch finds the candidates: "not within the deadband" is also true
+    # when either side is NaN (no value yet, or a NaN sample) or for inf against inf; those
+    # few are settled one by one below, so a steady batch costs a handful of array operations.
     with np.errstate(invalid="ignore"):
-        changed = np.abs(values - old) > cols.deadband.take(ids)
-    changed |= codes != cols.quality.take(ids)
-    # A tag without a value holds NaN, so the NaN test below also catches
-    # "first value"; only NaN arriving at a valueless tag needs the has column.
-    new_nan, old_nan = np.isnan(values), np.isnan(old)
-    changed |= new_nan != old_nan
-    both = new_nan & old_nan
-    if both.any():
-        changed |= both & ~cols.has.take(ids)
+        moved = ~(np.abs(values - old) <= cols.deadband.take(ids))
+    moved |= codes != cols.quality.take(ids)
     if force is not None:
-        changed |= force
+        moved |= force
     cols.last_update_ns[ids] = now
-    cid = ids[changed]
-    if len(cid):
-        cols.value[cid] = values[changed]
-        cols.has[cid] = True
-        cols.quality[cid] = codes[changed]
-        cols.source_ns[cid] = src[changed]
-        cols.server_ns[cid] = now
-        if details is None:
-            cols.clear_details(cid)
-        else:
-            cols.set_details(cid.tolist(), [d for d, c in zip(details, changed.tolist()) if c])
+    idx = np.flatnonzero(moved)
+    if not len(idx):
+        return ids[idx]
+    cid = ids[idx]
+    new, prev = values[idx], old[idx]
+    with np.errstate(invalid="ignore"):
+        # equal values (inf == inf) or NaN on both sides of a tag that has a value: not a change
+        same = (new == prev) | (np.isnan(new) & np.isnan(prev) & cols.has.take(cid))
+    if same.any():
+        code_of = codes[idx] if isinstance(codes, np.ndarray) else codes
+        same &= code_of == cols.quality.take(cid)
+        if force is not None:
+            same &= ~force[idx]
+        if same.any():
+            idx, cid, new = idx[~same], cid[~same], new[~same]
+            if not len(idx):
+                return cid
+    cols.value[cid] = new
+    cols.has[cid] = True
+    cols.quality[cid] = codes[idx] if isinstance(codes, np.ndarray) else codes
+    cols.source_ns[cid] = src[idx] if isinstance(src, np.ndarray) else src
+    cols.server_ns[cid] = now
+    if details is None:
+        cols.clear_details(cid)
+    else:
+        cols.set_details(cid.tolist(), [details[i] for i in idx.tolist()])
     return cid
 
 

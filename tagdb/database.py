@@ -210,14 +210,15 @@ class TagDatabase:
     # ------------------------------------------------------------------ ingest
 
     def ingest(self, ids: np.ndarray, values: np.ndarray, quality_codes: np.ndarray | int = 0,
-               source_ns: np.ndarray | int | None = None) -> int:
+               source_ns: np.ndarray | int | None = None, unique: bool = False) -> int:
         """Apply one batch of numeric samples; returns how many tags changed.
 
         ``quality_codes`` and ``source_ns`` are arrays aligned with ``ids`` or
         one scalar for the whole batch (a polled block); ``source_ns`` defaults
         to the server time. A tag changes when its value moves by more than its
         deadband from the last published value, or its quality code differs.
-        When an id appears twice the last sample wins.
+        When an id appears twice the last sample wins; ``unique=True`` says the
+        caller knows no id repeats (a planned poll) and spares that check.
         """
         ids = np.asarray(ids, dtype=np.intp)
         n = len(ids)
@@ -237,12 +238,12 @@ class TagDatabase:
         now = self._now_ns()
         codes = _column(quality_codes, np.uint32, n, "quality_codes")
         src = _column(now if source_ns is None else source_ns, np.int64, n, "source_ns")
-        return self._apply(ids, values, codes, src, None, None, now)
+        return self._apply(ids, values, codes, src, None, None, now, unique)
 
-    def _apply(self, ids: np.ndarray, values: np.ndarray, codes: np.ndarray, src: np.ndarray,
-               force: np.ndarray | None, details: list[str] | None, now: int) -> int:
+    def _apply(self, ids: np.ndarray, values: np.ndarray, codes, src, force: np.ndarray | None,
+               details: list[str] | None, now: int, unique: bool = False) -> int:
         self.stats.updates += len(ids)
-        cid = apply_numeric(self._cols, ids, values, codes, src, now, force, details)
+        cid = apply_numeric(self._cols, ids, values, codes, src, now, force, details, unique)
         if len(cid):
             self._mark_dirty(cid)
         return len(cid)
@@ -398,11 +399,9 @@ def _valid_path(path: object) -> bool:
 
 
 def _column(value, dtype, n: int, name: str) -> np.ndarray:
-    if isinstance(value, (int, float)):
-        return np.full(n, value, dtype)       # a polled block's one code/stamp (np.full is cheaper than broadcast_to)
     arr = np.asarray(value, dtype=dtype)
     if arr.ndim == 0:
-        return np.broadcast_to(arr, (n,))
+        return arr[()]        # one code/stamp for the whole batch stays a scalar (a polled block)
     if arr.shape != (n,):
         raise ValueError(f"ingest: {name} has shape {arr.shape}, expected ({n},) or a scalar")
     return arr

@@ -183,7 +183,7 @@ class ModbusDevice:
                 ids = np.concatenate([r[0] for r in good])
                 values = np.concatenate([r[1] for r in good])
             if len(ids):
-                self._db.ingest(ids, values, 0, now_ns)
+                self._db.ingest(ids, values, 0, now_ns, unique=True)   # a plan reads each tag once
             strings = [s for r in good for s in r[2]]
             if strings:
                 self._ingest_strings(strings, now_ns)

@@ -103,7 +103,7 @@ def format_table(rows: Iterable[BenchResult], errors: Iterable[tuple[str, str]] 
         target = "-" if r.target is None else f"{'<=' if r.lower_is_better else '>='}{_num(r.target)} " \
                                                f"{'ok' if met else 'MISSED'}"
         body.append((r.benchmark, r.figure, _num(r.value), r.unit, _num(r.baseline),
-                     "-" if ratio is None else f"{ratio:.1f}x", target, r.note))
+                     "-" if ratio is None else f"{ratio:.2f}x", target, r.note))
     widths = [max(len(h), *(len(row[k]) for row in body)) if body else len(h) for k, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
              "  ".join("-" * w for w in widths)]
