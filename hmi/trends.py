@@ -138,7 +138,8 @@ class TrendPage:
         for i, p in enumerate(paths):
             ts, vs = self.series[p]
             total += len(ts)
-            src = ColumnDataSource({"t": [t.replace(tzinfo=None) for t in ts], "v": vs})
+            # copies: stream() extends the source's lists in place, and tail() appends to the series too
+            src = ColumnDataSource({"t": [t.replace(tzinfo=None) for t in ts], "v": list(vs)})
             fig.line("t", "v", source=src, legend_label=p, color=Category10_10[i % 10], line_width=1.6)
             self.sources[p] = src
         fig.legend.location = "top_left"
