@@ -146,20 +146,20 @@ class AlarmSummary:
         self.principal = principal
         self.notify = notify
         opts = ["(all)"]
-        self.building = pn.widgets.Select(name="Building", options=opts + sorted(
+        self.building = pn.widgets.Select(label="Building", options=opts + sorted(
             {x.definition.building for x in src.engine.records.values() if x.definition.building}) if src.available
             else opts, width=160)
-        self.area = pn.widgets.Select(name="Area", options=opts + sorted(
+        self.area = pn.widgets.Select(label="Area", options=opts + sorted(
             {x.definition.area for x in src.engine.records.values() if x.definition.area}) if src.available else opts,
             width=160)
-        self.priority = pn.widgets.Select(name="Priority", options=opts + src.priorities(), width=130)
-        self.state = pn.widgets.Select(name="State", options={"annunciated": "annunciated", **{
+        self.priority = pn.widgets.Select(label="Priority", options=opts + src.priorities(), width=130)
+        self.state = pn.widgets.Select(label="State", options={"annunciated": "annunciated", **{
             STATE_NAMES[s]: s for s in STATE_NAMES if s != "normal"}, "(all not normal)": "all"}, width=200)
         self.grid = pn.widgets.Tabulator(table(src, []), show_index=False, selectable="checkbox", disabled=True,
                                          hidden_columns=["rank"], height=420, sizing_mode="stretch_width",
                                          pagination=None)
-        self.comment = pn.widgets.TextInput(name="Comment (required)", placeholder="why", width=320)
-        self.shelve_for = pn.widgets.Select(name="Shelve for", options=list(SHELVE_CHOICES), width=100)
+        self.comment = pn.widgets.TextInput(label="Comment (required)", placeholder="why", width=320)
+        self.shelve_for = pn.widgets.Select(label="Shelve for", options=list(SHELVE_CHOICES), width=100)
         self.ack = pn.widgets.Button(label="Acknowledge selected", color="primary", width=190,
                                      disabled=not principal.can(ACK))
         self.shelve = pn.widgets.Button(label="Shelve selected", width=150, disabled=not principal.can(SHELVE))

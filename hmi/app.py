@@ -140,8 +140,8 @@ class Session:
 
     # -- login -------------------------------------------------------------------------------
     def _show_login(self, message: str = "") -> None:
-        user = pn.widgets.TextInput(name=self.t("user"), width=260)
-        password = pn.widgets.PasswordInput(name=self.t("password"), width=260)
+        user = pn.widgets.TextInput(label=self.t("user"), width=260)
+        password = pn.widgets.PasswordInput(label=self.t("password"), width=260)
         button = pn.widgets.Button(label=self.t("login"), color="primary", width=260)
         note = pn.pane.HTML(f'<span class="abn" data-login="error">{escape(message)}</span>' if message else "")
         lang = pn.widgets.RadioButtonGroup(options=list(TEXT), value=self.lang, width=100)

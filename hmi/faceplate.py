@@ -89,7 +89,7 @@ class Faceplates:
             integer = spec.data_type not in ("float32", "float64")
             kw = {"start": spec.eu_lo, "end": spec.eu_hi} if spec.eu_lo is not None and spec.eu_hi is not None else {}
             entry = (pn.widgets.IntInput if integer else pn.widgets.FloatInput)(
-                name=f"{name} ({spec.units})" if spec.units else name, width=160, disabled=not self.allowed, **kw)
+                label=f"{name} ({spec.units})" if spec.units else name, width=160, disabled=not self.allowed, **kw)
             current = self.tags.get(path)
             if current.value is not None and current.quality.is_good:
                 entry.value = int(current.value) if integer else float(current.value)
@@ -155,9 +155,9 @@ class Faceplates:
         out = pn.pane.HTML("", sizing_mode="stretch_width")
         confirm_row = pn.Row(visible=False)
         mode = pn.widgets.RadioButtonGroup(options=["manual", "auto"], value=None, width=180, disabled=not self.allowed)
-        output = pn.widgets.FloatInput(name="output (manual)", width=140, start=loop.get("out_min"),
+        output = pn.widgets.FloatInput(label="output (manual)", width=140, start=loop.get("out_min"),
                                        end=loop.get("out_max"), disabled=not self.allowed)
-        sp = pn.widgets.FloatInput(name="setpoint", width=140, start=loop.get("sp_min"), end=loop.get("sp_max"),
+        sp = pn.widgets.FloatInput(label="setpoint", width=140, start=loop.get("sp_min"), end=loop.get("sp_max"),
                                    disabled=not self.allowed)
         set_out = pn.widgets.Button(label="Set output", width=110, disabled=not self.allowed, align="end")
         set_sp = pn.widgets.Button(label="Set setpoint", width=110, disabled=not self.allowed, align="end")

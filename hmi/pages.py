@@ -192,7 +192,7 @@ def equipment_class(env: Env, building_id: str, cls: str) -> Page:
     if len(eqs) <= BUTTONS_MAX:
         chooser = pn.FlexBox(*[_nav_button(env, e.name, "equipment", id=e.id) for e in eqs])
     else:
-        pick = pn.widgets.Select(name="Equipment", options={e.name: e.id for e in eqs}, width=260)
+        pick = pn.widgets.Select(label="Equipment", options={e.name: e.id for e in eqs}, width=260)
         open_btn = pn.widgets.Button(label="Open", width=80, align="end")
         open_btn.on_click(lambda _e: env.go("equipment", id=pick.value))
         chooser = pn.Row(pick, open_btn)

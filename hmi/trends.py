@@ -77,11 +77,11 @@ class TrendPage:
         self.clock = clock
         options = trend_candidates(site)
         picked = [p for p in initial if p in options][:6]
-        self.picker = pn.widgets.MultiChoice(name="Tags", options=options, value=picked,
+        self.picker = pn.widgets.MultiChoice(label="Tags", options=options, value=picked,
                                              max_items=8, sizing_mode="stretch_width", search_option_limit=30)
-        self.range = pn.widgets.Select(name="Range", options=list(RANGES), value="1 h", width=100)
-        self.end = pn.widgets.DatetimePicker(name="End (empty = now, UTC)", value=None, width=220)
-        self.live = pn.widgets.Checkbox(name="Live tail", value=True, align="end")
+        self.range = pn.widgets.Select(label="Range", options=list(RANGES), value="1 h", width=100)
+        self.end = pn.widgets.DatetimePicker(label="End (empty = now, UTC)", value=None, width=220)
+        self.live = pn.widgets.Checkbox(label="Live tail", value=True, align="end")
         self.show_btn = pn.widgets.Button(label="Show", color="primary", width=90, align="end")
         self.status = pn.pane.HTML("", sizing_mode="stretch_width")
         self.sources: dict[str, ColumnDataSource] = {}
