@@ -1,10 +1,11 @@
-"""Alarm banner (every page), alarm counts and the alarm summary with acknowledge and shelve.
+"""Alarm banner (every page), alarm counts and the alarm summary with acknowledge, shelve and unshelve.
 
 The alarm engine (``ctx.provides["alarms"]``) is the source of truth; a
 session marks its alarm displays dirty on every ``AlarmTransition`` published
 on the event bus and redraws them on its next refresh tick.
 Operator actions go to the engine with the signed-in user and a comment,
-so the journal records who did what and why.
+so the journal records who did what and why. Unshelving needs the same
+permission as shelving (``alarms.shelve``, as in the REST API).
 
 Work orders: when the work-order module publishes
 ``ctx.provides["alarm_work_orders"]`` (a callable ``alarm_id -> dict | None``
@@ -31,6 +32,11 @@ STATE_NAMES = {"unack_active": "Active, unacknowledged", "ack_active": "Active, 
                "rtn_unack": "Cleared, unacknowledged", "latched": "Latched", "shelved": "Shelved",
                "suppressed": "Suppressed", "out_of_service": "Out of service", "normal": "Normal"}
 SHELVE_CHOICES = {"15 min": 900.0, "1 h": 3600.0, "8 h": 8 * 3600.0, "24 h": 86400.0}
+# action -> (permission, past tense for the result line)
+ACTIONS = {"ack": (ACK, "acknowledged"), "shelve": (SHELVE, "shelved"), "unshelve": (SHELVE, "unshelved")}
+SHELVE_COLUMNS = ["shelved by", "shelved until", "shelve reason"]
+# State filters whose rows can be shelved: only these show the shelving columns (calm grid otherwise).
+SHELVE_STATES = ("shelved", "all")
 
 
 class AlarmSource:
@@ -121,25 +127,31 @@ def _message(rec) -> str:
         return rec.definition.id
 
 
+def _utc(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+
+
 def table(src: AlarmSource, recs: list) -> pd.DataFrame:
-    """The summary rows."""
+    """The summary rows (times in UTC; shelving columns empty unless the alarm is shelved)."""
     rows = []
     for rec in recs:
         d = rec.definition
         wo = src.work_orders(d.id) if src.work_orders is not None else None
-        rows.append({"id": d.id, "time": datetime.fromtimestamp(rec.since, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-                     if rec.since else "", "priority": d.priority, "rank": src.rank.get(d.priority, 99),
+        rows.append({"id": d.id, "time": _utc(rec.since), "priority": d.priority, "rank": src.rank.get(d.priority, 99),
                      "state": rec.state.value, "building": d.building or "", "area": d.area or "",
                      "equipment": d.equipment or "", "message": _message(rec),
                      "value": "" if rec.value is None else str(rec.value),
-                     "work order": (wo or {}).get("number", "") if isinstance(wo, dict) else ""})
+                     "work order": (wo or {}).get("number", "") if isinstance(wo, dict) else "",
+                     "shelved by": rec.shelved_by or "",
+                     "shelved until": _utc(rec.shelved_until) if rec.shelved else "",
+                     "shelve reason": rec.shelve_reason or ""})
     cols = ["id", "time", "priority", "rank", "state", "building", "area", "equipment", "message", "value",
-            "work order"]
+            "work order", *SHELVE_COLUMNS]
     return pd.DataFrame(rows, columns=cols)
 
 
 class AlarmSummary:
-    """The alarm summary page: filters, a sortable table, acknowledge and shelve with a comment."""
+    """The alarm summary page: filters, a sortable table, acknowledge, shelve and unshelve with a comment."""
 
     def __init__(self, src: AlarmSource, principal: Any, notify: Callable[[], None]) -> None:
         self.src = src
@@ -156,16 +168,18 @@ class AlarmSummary:
         self.state = pn.widgets.Select(label="State", options={"annunciated": "annunciated", **{
             STATE_NAMES[s]: s for s in STATE_NAMES if s != "normal"}, "(all not normal)": "all"}, width=200)
         self.grid = pn.widgets.Tabulator(table(src, []), show_index=False, selectable="checkbox", disabled=True,
-                                         hidden_columns=["rank"], height=420, sizing_mode="stretch_width",
-                                         pagination=None)
+                                         hidden_columns=["rank", *SHELVE_COLUMNS], height=420,
+                                         sizing_mode="stretch_width", pagination=None)
         self.comment = pn.widgets.TextInput(label="Comment (required)", placeholder="why", width=320)
         self.shelve_for = pn.widgets.Select(label="Shelve for", options=list(SHELVE_CHOICES), width=100)
         self.ack = pn.widgets.Button(label="Acknowledge selected", color="primary", width=190,
                                      disabled=not principal.can(ACK))
         self.shelve = pn.widgets.Button(label="Shelve selected", width=150, disabled=not principal.can(SHELVE))
+        self.unshelve = pn.widgets.Button(label="Unshelve selected", width=160, disabled=not principal.can(SHELVE))
         self.result = pn.pane.HTML("", sizing_mode="stretch_width")
         self.ack.on_click(lambda _e: self._act("ack"))
         self.shelve.on_click(lambda _e: self._act("shelve"))
+        self.unshelve.on_click(lambda _e: self._act("unshelve"))
         for w in (self.building, self.area, self.priority, self.state):
             w.param.watch(lambda _e: self.refresh(), "value")
         self.refresh()
@@ -174,7 +188,7 @@ class AlarmSummary:
         """The page."""
         return pn.Column(pn.Row(self.building, self.area, self.priority, self.state),
                          self.grid, pn.Row(self.comment, self.shelve_for),
-                         pn.Row(self.ack, self.shelve), self.result, sizing_mode="stretch_width")
+                         pn.Row(self.ack, self.shelve, self.unshelve), self.result, sizing_mode="stretch_width")
 
     def _selected(self) -> list[str]:
         df = self.grid.value
@@ -189,6 +203,9 @@ class AlarmSummary:
         for attr, key in ((self.building, "building"), (self.area, "area"), (self.priority, "priority")):
             if attr.value != "(all)":
                 recs = [x for x in recs if getattr(x.definition, key) == attr.value]
+        hidden = ["rank"] + ([] if state in SHELVE_STATES else SHELVE_COLUMNS)
+        if self.grid.hidden_columns != hidden:
+            self.grid.hidden_columns = hidden
         df = table(self.src, recs)
         if df.equals(self.grid.value):
             return   # redrawing an unchanged table would drop what the operator is clicking
@@ -196,6 +213,12 @@ class AlarmSummary:
         self.grid.selection = [i for i, aid in enumerate(df["id"]) if aid in keep]
 
     def _act(self, action: str) -> None:
+        permission, verb = ACTIONS[action]
+        # A disabled button only stops an honest browser: the server checks the permission again.
+        if not self.principal.can(permission):
+            self.result.object = (f'<div data-result="{action}" class="v q-bad">{escape(self.principal.user)} '
+                                  f'may not {action} alarms (permission {permission})</div>')
+            return
         ids = self._selected()
         comment = (self.comment.value or "").strip()
         if not ids:
@@ -204,18 +227,26 @@ class AlarmSummary:
         if not comment:
             self.result.object = '<span class="v q-bad">A comment is required</span>'
             return
-        done, failed = [], []
+        done, skipped, failed = [], [], []
+        engine, user = self.src.engine, self.principal.user
         for aid in ids:
             try:
                 if action == "ack":
-                    self.src.engine.acknowledge(aid, self.principal.user, comment)
+                    engine.acknowledge(aid, user, comment)
+                elif action == "shelve":
+                    engine.shelve(aid, user, comment, SHELVE_CHOICES[self.shelve_for.value])
+                elif not engine.get(aid).shelved:
+                    # Selected from "all" or expired since the grid was drawn: nothing to undo, not an error.
+                    skipped.append(aid)
+                    continue
                 else:
-                    self.src.engine.shelve(aid, self.principal.user, comment, SHELVE_CHOICES[self.shelve_for.value])
+                    engine.unshelve(aid, user, comment)
                 done.append(aid)
             except Exception as exc:  # the engine's refusal (already shelved, unknown) is shown as is
                 failed.append(f"{aid}: {exc}")
-        verb = "acknowledged" if action == "ack" else "shelved"
-        msg = f"{len(done)} {verb} by {escape(self.principal.user)}" if done else ""
+        msg = f"{len(done)} {verb} by {escape(user)}"
+        if skipped:
+            msg += f'<br><span data-skipped="{len(skipped)}">skipped, not shelved: {escape(", ".join(skipped))}</span>'
         if failed:
             msg += "<br>" + "<br>".join(escape(f) for f in failed)
         self.result.object = f'<div data-result="{action}">{msg}</div>'

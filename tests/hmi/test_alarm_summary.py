@@ -83,7 +83,93 @@ def test_summary_filters_and_acknowledges_with_the_user_and_comment(world, site)
     assert call not in list(summary.grid.value["id"])      # shelved alarms leave the annunciated list
 
 
-def test_viewer_cannot_acknowledge_or_shelve(world, site):
+CALL_PREFIX = "tower-b/elevator-1/emergency_call:"
+ACK_ONLY = Principal("desk", frozenset({"operator"}), frozenset({"hmi.view", "alarms.ack"}))
+
+
+def _call(system) -> str:
+    return next(i for i in system.engine.records if i.startswith(CALL_PREFIX))
+
+
+def _select(summary, *alarm_ids) -> None:
+    ids = list(summary.grid.value["id"])
+    summary.grid.selection = [ids.index(a) for a in alarm_ids]
+
+
+def _journal(system, clock, alarm_id, kind):
+    clock.advance(0)   # the journal writes what one reactor turn queued at the end of that turn
+    return system.store.query(alarm_id=alarm_id, kind=kind)
+
+
+def test_shelved_filter_lists_shelved_alarms_with_who_and_until(world, site):
     system, _ = world
+    summary = AlarmSummary(AlarmSource(system.engine, site), OPERATOR, lambda: None)
+    assert "shelved by" in summary.grid.hidden_columns          # calm grid while nothing shown can be shelved
+    call = _call(system)
+    _select(summary, call)
+    summary.comment.value = "button stuck, known fault"
+    summary.shelve_for.value = "1 h"
+    summary._act("shelve")
+    summary.state.value = "shelved"
+    grid = summary.grid.value
+    assert list(grid["id"]) == [call]
+    row = grid.iloc[0]
+    assert (row["state"], row["shelved by"], row["shelve reason"]) == ("shelved", "op", "button stuck, known fault")
+    assert row["shelved until"] == "2026-03-02 09:00:01"   # shelved at T0 + 1 s for one hour (UTC)
+    assert not {"shelved by", "shelved until"} & set(summary.grid.hidden_columns)
+
+
+def test_unshelve_needs_a_comment_skips_unshelved_alarms_and_is_journaled(world, site):
+    system, clock = world
+    call, lift = _call(system), f"{LIFT}:ENTRAPMENT"
+    system.engine.shelve(call, "op", "button stuck", 3600)
+    summary = AlarmSummary(AlarmSource(system.engine, site), OPERATOR, lambda: None)
+    assert not summary.unshelve.disabled
+    summary.state.value = "all"
+    _select(summary, call, lift)
+    summary._act("unshelve")
+    assert "comment is required" in summary.result.object
+    assert system.engine.get(call).shelved and _journal(system, clock, call, "unshelve") == []
+    summary.comment.value = "button repaired"
+    _select(summary, call, lift)
+    summary._act("unshelve")
+    assert "1 unshelved by op" in summary.result.object
+    assert 'data-skipped="1"' in summary.result.object and lift in summary.result.object
+    assert not system.engine.get(call).shelved
+    assert system.engine.get(call).state.value == "unack_active"       # still active: annunciates again
+    assert system.engine.get(lift).state.value == "unack_active"       # the skipped alarm is untouched
+    row = dict(summary.grid.value.set_index("id").loc[call])
+    assert (row["state"], row["shelved by"], row["shelved until"]) == ("unack_active", "", "")
+    rows = _journal(system, clock, call, "unshelve")
+    assert [(r["user"], r["comment"], r["state_before"], r["state_after"]) for r in rows] == [
+        ("op", "button repaired", "shelved", "unack_active")]
+    assert _journal(system, clock, lift, "unshelve") == []
+
+
+def test_viewer_cannot_acknowledge_shelve_or_unshelve(world, site):
+    system, clock = world
+    call = _call(system)
+    system.engine.shelve(call, "op", "button stuck", 3600)
     summary = AlarmSummary(AlarmSource(system.engine, site), VIEWER, lambda: None)
-    assert summary.ack.disabled and summary.shelve.disabled
+    assert summary.ack.disabled and summary.shelve.disabled and summary.unshelve.disabled
+    summary.state.value = "shelved"
+    _select(summary, call)
+    summary.comment.value = "let me see it"
+    summary._act("unshelve")     # what a forged click would reach: the server refuses too
+    assert "tech may not unshelve" in summary.result.object
+    assert system.engine.get(call).shelved_by == "op"
+    assert _journal(system, clock, call, "unshelve") == []
+
+
+def test_acknowledge_permission_does_not_allow_unshelving(world, site):
+    system, clock = world
+    call = _call(system)
+    system.engine.shelve(call, "op", "button stuck", 3600)
+    summary = AlarmSummary(AlarmSource(system.engine, site), ACK_ONLY, lambda: None)
+    assert not summary.ack.disabled and summary.unshelve.disabled
+    summary.state.value = "shelved"
+    _select(summary, call)
+    summary.comment.value = "clearing it"
+    summary._act("unshelve")
+    assert "may not unshelve alarms (permission alarms.shelve)" in summary.result.object
+    assert system.engine.get(call).shelved
