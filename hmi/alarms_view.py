@@ -249,6 +249,8 @@ class AlarmSummary:
             msg += f'<br><span data-skipped="{len(skipped)}">skipped, not shelved: {escape(", ".join(skipped))}</span>'
         if failed:
             msg += "<br>" + "<br>".join(escape(f) for f in failed)
+        # Deselect before redrawing, so a second click cannot repeat the action on the same alarms.
+        self.grid.selection = []
         self.result.object = f'<div data-result="{action}">{msg}</div>'
         self.comment.value = ""
         self.notify()

@@ -134,6 +134,7 @@ def test_unshelve_needs_a_comment_skips_unshelved_alarms_and_is_journaled(world,
     _select(summary, call, lift)
     summary._act("unshelve")
     assert "1 unshelved by op" in summary.result.object
+    assert summary.grid.selection == []                                # nothing left to repeat the action on
     assert 'data-skipped="1"' in summary.result.object and lift in summary.result.object
     assert not system.engine.get(call).shelved
     assert system.engine.get(call).state.value == "unack_active"       # still active: annunciates again

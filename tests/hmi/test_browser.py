@@ -142,6 +142,23 @@ async def test_alarm_in_banner_and_summary_acknowledged_with_comment_journal_has
         return [r for r in store.query(alarm_id=alarm_id) if r["kind"] in ("ack", "reset")]
     rows = await wait_until(journaled, timeout=10, what="journal row of the acknowledgement")
     assert rows[-1]["user"] == "operator" and rows[-1]["comment"] == "technician dispatched, call logged"
+    # Shelve it, find it under the Shelved filter with who shelved it, and unshelve it again.
+    await row.locator('input[type="checkbox"]').first.click()
+    await page.get_by_placeholder("why").fill("lift team on site")
+    await page.get_by_role("button", name="Shelve selected", exact=True).click()
+    await page.locator('[data-result="shelve"]', has_text="1 shelved by operator").wait_for(timeout=10000)
+    state = page.locator("select").filter(has=page.locator("option", has_text="Out of service"))
+    await state.select_option(label="Shelved")
+    shelved = page.locator(".tabulator-row", has_text=alarm_id).filter(has_text="lift team on site")
+    await shelved.wait_for(timeout=10000)
+    await shelved.locator('input[type="checkbox"]').first.click()
+    await page.get_by_placeholder("why").fill("lift team finished")
+    await page.get_by_role("button", name="Unshelve selected").click()
+    await page.locator('[data-result="unshelve"]', has_text="1 unshelved by operator").wait_for(timeout=10000)
+    assert not engine.get(alarm_id).shelved
+    rows = await wait_until(lambda: store.query(alarm_id=alarm_id, kind="unshelve"), timeout=10,
+                            what="journal row of the unshelve")
+    assert (rows[0]["user"], rows[0]["comment"]) == ("operator", "lift team finished")
     demo.hub.clear_elevator_fault(lift)
     await page.close()
 
