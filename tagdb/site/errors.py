@@ -28,6 +28,11 @@ class ConfigError:
         return f"{self.loc}: {self.field}: {self.message}" if self.field else f"{self.loc}: {self.message}"
 
 
+@dataclass(frozen=True, slots=True)
+class EnvReferenceError(ConfigError):
+    """An environment reference that cannot be answered (unset variable, malformed ``${...}``)."""
+
+
 class SiteConfigError(Exception):
     """Raised when a site does not load; carries every error found, not just the first."""
 

@@ -10,15 +10,16 @@ import logging
 import re
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from . import sections as section_registry
 from .build import check_alarm_rules, check_device, make_tag, tag_device_errors
 from .core_schema import (BUILDING, CORE_KEYS, DEVICE_NAME_PATTERN, EQUIPMENT, NAME_PATTERN, TAG, TEMPLATE,
                           yaml_where)
 from .csvio import read_tags_csv
+from .envsubst import field_text, redact
 from .equipment import TagEntry, Template, instantiate
-from .errors import ConfigError, Loc, SiteConfigError
+from .errors import ConfigError, EnvReferenceError, Loc, SiteConfigError
 from .model import Area, Building, DeviceSpec, Equipment, SiteModel
 from .schema import _tname, did_you_mean
 from .sources import Sources, read_sources
@@ -28,26 +29,52 @@ log = logging.getLogger(__name__)
 _NAMES = {"devices": re.compile(DEVICE_NAME_PATTERN), "templates": re.compile(NAME_PATTERN)}
 
 
-def load_site(path: str | Path) -> SiteModel:
-    """The validated site at ``path`` (a YAML file or a folder of them); raises SiteConfigError."""
-    site, errors = check_site(path)
+def load_site(path: str | Path, *, env: Mapping[str, str] | None = None) -> SiteModel:
+    """The validated site at ``path`` (a YAML file or a folder of them); raises SiteConfigError.
+
+    ``env`` answers ``${NAME}`` references in the YAML (default: the process environment).
+    """
+    site, errors = check_site(path, env=env)
     if errors or site is None:
         raise SiteConfigError(errors)
     return site
 
 
 def check_site(path: str | Path, *, extra_tag_files: Iterable[str | Path] = (),
-               skip_tag_files: Iterable[str | Path] = ()) -> tuple[SiteModel | None, list[ConfigError]]:
+               skip_tag_files: Iterable[str | Path] = (),
+               env: Mapping[str, str] | None = None) -> tuple[SiteModel | None, list[ConfigError]]:
     """(site, []) when valid, else (None, every error sorted by file and line).
 
     ``extra_tag_files`` are CSV tag lists loaded as if listed in ``tag_files`` and
     ``skip_tag_files`` are left out (``spms tags import`` checks a new list this way).
+    ``env`` answers ``${NAME}`` references in the YAML (default: ``os.environ``); no
+    error message shows a value taken from it.
     """
-    sources, errors = read_sources(path)
+    sources, errors = read_sources(path, env)
     loader = _Loader(sources, errors)
     site = loader.run([Path(p) for p in extra_tag_files], {Path(p).resolve() for p in skip_tag_files})
-    errors = _unique(loader.errors, sources.files)
+    errors = _unique(_without_env_echo(loader.errors, sources.secrets), sources.files)
     return (None, errors) if errors else (site, [])
+
+
+def _without_env_echo(errors: list[ConfigError], secrets: dict[str, str]) -> list[ConfigError]:
+    """Errors minus the follow-ons of unset variables, with substituted values hidden.
+
+    A field whose variable is unset keeps its ``${NAME}`` text, which its schema would then
+    refuse too; the unset variable is the one error worth reading. The values themselves
+    are shown only as written (``${DB_PASSWORD}``), whichever package formatted the message.
+    """
+    unset = [(e.loc.file, e.field) for e in errors if isinstance(e, EnvReferenceError)]
+    out = []
+    for e in errors:
+        if unset and not isinstance(e, EnvReferenceError) and any(
+                e.loc.file == f and (e.field == fld or e.field.startswith((fld + ".", fld + "[")))
+                for f, fld in unset):
+            continue
+        if secrets:
+            e = type(e)(e.loc, redact(e.field, secrets), redact(e.message, secrets))
+        out.append(e)
+    return out
 
 
 def _unique(errors: list[ConfigError], files: list[str]) -> list[ConfigError]:
@@ -102,7 +129,7 @@ class _Loader:
                 self.errors.append(ConfigError(chunk.key_loc, key, f"expected a mapping, got {_tname(chunk.value)}"))
                 continue
             for name, raw in chunk.value.items():
-                loc, fld = chunk.value.loc_of(name), f"{key}.{name}"
+                loc, fld = chunk.value.loc_of(name), f"{key}.{field_text(name)}"
                 errs = [] if isinstance(name, str) and _NAMES[key].fullmatch(name) else \
                     [ConfigError(loc, fld, f"invalid name {name!r} (letters, digits, '_', '-', '.'"
                                            f"{', segments separated by /' if key == 'devices' else ''})")]

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from .envsubst import field_text, typed
 from .errors import ConfigError, Loc
 from .located import LDict, LList
 
@@ -35,6 +36,8 @@ def _err(loc: Loc, field: str, msg: str) -> Errors:
 
 
 def _tname(value: Any) -> str:
+    if isinstance(value, str):
+        return "str"                # an EnvStr is a str to whoever wrote the file
     return {dict: "mapping", LDict: "mapping", list: "list", LList: "list"}.get(type(value), type(value).__name__)
 
 
@@ -69,6 +72,7 @@ class Number(Schema):
     exclusive_min: bool = False
 
     def check(self, value, field, loc):
+        value = typed(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             kind = "an integer" if self.integer else "a number"
             return None, _err(loc, field, f"expected {kind}, got {_tname(value)} {value!r}")
@@ -92,6 +96,7 @@ class Bool(Schema):
     """true or false (YAML booleans only: 'yes' as a string is refused)."""
 
     def check(self, value, field, loc):
+        value = typed(value)
         if not isinstance(value, bool):
             return None, _err(loc, field, f"expected true or false, got {value!r}")
         return value, []
@@ -109,6 +114,7 @@ class Duration(Schema):
     allow_zero: bool = True
 
     def check(self, value, field, loc):
+        value = typed(value)
         if isinstance(value, bool):
             return None, _err(loc, field, f"expected a duration, got {value!r}")
         if isinstance(value, (int, float)):
@@ -213,7 +219,7 @@ class MapOf(Schema):
         out = {}
         for key, item in value.items():
             key_loc = value.loc_of(key) if isinstance(value, LDict) else loc
-            sub = _join(field, str(key))
+            sub = _join(field, key)
             if not isinstance(key, str) or not re.fullmatch(self.key_pattern, key):
                 errors += _err(key_loc, sub, f"invalid name {key!r} ({self.key_hint})")
                 continue
@@ -246,7 +252,8 @@ def did_you_mean(word: Any, choices) -> str:
 
 
 def _join(field: str, key: Any) -> str:
-    return f"{field}.{key}" if field else str(key)
+    key = field_text(key)       # a key from the environment shows as written, not as its value
+    return f"{field}.{key}" if field else key
 
 
 def validate(schema: Schema, value: Any, field: str, loc: Loc) -> tuple[Any, Errors]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .core_schema import MERGED_LISTS, MERGED_MAPS
+from .envsubst import secrets_of
 from .errors import ConfigError, Loc
 from .located import LDict, load_yaml
 
@@ -33,6 +34,8 @@ class Sources:
     root: Path                                  # the site folder (or the single file's folder)
     files: list[str] = field(default_factory=list)
     chunks: dict[str, list[Chunk]] = field(default_factory=dict)
+    #: clear text of every value taken from the environment -> the text shown instead
+    secrets: dict[str, str] = field(default_factory=dict)
 
 
 def site_files(path: str | Path) -> tuple[Path, list[Path], list[ConfigError]]:
@@ -48,8 +51,11 @@ def site_files(path: str | Path) -> tuple[Path, list[Path], list[ConfigError]]:
     return p.parent, [], [ConfigError(Loc(str(p)), "", "no such file or folder")]
 
 
-def read_sources(path: str | Path) -> tuple[Sources, list[ConfigError]]:
-    """Parse every file of the site; report bad YAML and keys defined twice."""
+def read_sources(path: str | Path, env: Mapping[str, str] | None = None) -> tuple[Sources, list[ConfigError]]:
+    """Parse every file of the site; report bad YAML and keys defined twice.
+
+    ``${NAME}`` references are replaced from ``env`` (default: the process environment).
+    """
     root, files, errors = site_files(path)
     sources = Sources(root=root, files=[str(f) for f in files])
     for f in files:
@@ -58,8 +64,9 @@ def read_sources(path: str | Path) -> tuple[Sources, list[ConfigError]]:
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(ConfigError(Loc(str(f)), "", f"cannot read: {exc}"))
             continue
-        data, errs = load_yaml(text, str(f))
+        data, errs = load_yaml(text, str(f), env=env)
         errors += errs
+        sources.secrets.update(secrets_of(data))
         if data is None:
             continue                               # an empty file (or one that failed to parse)
         if not isinstance(data, LDict):

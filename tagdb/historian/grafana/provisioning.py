@@ -57,7 +57,8 @@ def datasource(target: InfluxTarget, name: str = "spms-influxdb", uid: str = "sp
         secure["password"] = target.password or ""
     if target.token:
         ds["jsonData"]["httpHeaderName1"] = "Authorization"
-        secure["httpHeaderValue1"] = f"Token {target.token}"
+        # `+`, not an f-string: a token from ${NAME} stays a reference in the file (tagdb.site.envsubst)
+        secure["httpHeaderValue1"] = "Token " + target.token
     if secure:
         ds["secureJsonData"] = secure
     return ds
