@@ -215,7 +215,11 @@ class BillsResource(_Base):
 
 
     async def release(self, request, principal, parts):
-        """POST /finance/bills/<id>/lines/<line>/release {quantity, note}: bill a held line after review."""
+        """POST /finance/bills/<id>/lines/<line>/release {quantity, note}: bill a held line after review.
+
+        ``quantity`` is the unit's consumption for a metered line, the common
+        consumption (master minus sub-meters) for a shared line.
+        """
         self.require(principal, "finance.write")
         body = read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("quantity"), str):
@@ -435,6 +439,10 @@ class FinanceResource(Resource):
             b"payments": PaymentsResource(api, app), b"callbacks": CallbackResource(api, app),
             b"ledger": LedgerResource(api, app), b"statements": StatementsResource(api, app),
             b"expenses": ExpensesResource(api, app), b"late-fees": LateFeesResource(api, app)}
+        # in their own modules (they import _Base from here)
+        from .api_deposits import DepositsResource
+        from .api_parking import ParkingResource
+        self.children_map.update({b"deposits": DepositsResource(api, app), b"parking": ParkingResource(api, app)})
 
     def getChild(self, path, request):
         """The sub-resource for the first path segment."""

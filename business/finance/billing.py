@@ -101,10 +101,7 @@ def gather(session: Session, property_id: int, period: str, tz: str, equipment: 
            meter_overrides: dict[str, str] | None = None) -> RunInput:
     """Load what a run needs (see :class:`RunInput`)."""
     start, end, issued = period_bounds(period, tz)
-    bcode = dict(session.execute(select(Building.id, Building.code).where(Building.property_id == property_id)).all())
-    units = [UnitInfo(u.id, u.code, u.building_id, bcode.get(u.building_id, ""), u.use, u.status,
-                      Decimal(u.gross_area).quantize(Decimal("0.01")), Decimal(u.inner_area).quantize(Decimal("0.01")))
-             for u in session.scalars(select(Unit).where(Unit.property_id == property_id).order_by(Unit.id))]
+    units = unit_infos(session, property_id)
     spaces = [tuple(r) for r in session.execute(select(ParkingSpace.id, ParkingSpace.code, ParkingSpace.building_id,
                                                        ParkingSpace.unit_id, ParkingSpace.kind)
                                                 .where(ParkingSpace.property_id == property_id)
@@ -120,7 +117,16 @@ def gather(session: Session, property_id: int, period: str, tz: str, equipment: 
     return RunInput(property_id, period, start, end, issued, units, spaces, items, meters, billed)
 
 
-def _applies(item: dict, unit: UnitInfo) -> bool:
+def unit_infos(session: Session, property_id: int) -> list[UnitInfo]:
+    """Every unit of the property as billing sees it (areas to the 0.01 m², ordered by id)."""
+    bcode = dict(session.execute(select(Building.id, Building.code).where(Building.property_id == property_id)).all())
+    return [UnitInfo(u.id, u.code, u.building_id, bcode.get(u.building_id, ""), u.use, u.status,
+                     Decimal(u.gross_area).quantize(Decimal("0.01")), Decimal(u.inner_area).quantize(Decimal("0.01")))
+            for u in session.scalars(select(Unit).where(Unit.property_id == property_id).order_by(Unit.id))]
+
+
+def applies(item: dict, unit: UnitInfo) -> bool:
+    """True when a fee item's ``buildings``/``uses`` filters include the unit."""
     p = item["params"]
     if p.get("buildings") and unit.building not in p["buildings"]:
         return False
@@ -149,7 +155,7 @@ def meter_paths(inp: RunInput) -> list[str]:
         p = item["params"]
         if item["kind"] == "metered":
             paths += [f"{inp.meters[u.id]}/{p.get('tag', 'energy_kwh')}" for u in inp.units
-                      if u.id in inp.meters and _applies(item, u)]
+                      if u.id in inp.meters and applies(item, u)]
         elif item["kind"] == "shared":
             paths += [p["master"], *p.get("sub_meters", [])]
     return list(dict.fromkeys(paths))
@@ -179,7 +185,7 @@ def _metered_line(item: dict, c: Consumption) -> LinePlan:
 
 def _shared_lines(item: dict, inp: RunInput, readings: Readings, max_age_s: float, rollover, summary) -> dict[int, LinePlan]:
     p = item["params"]
-    units = [u for u in inp.units if _applies(item, u)]
+    units = [u for u in inp.units if applies(item, u)]
     master = _consumption(readings, p["master"], inp, max_age_s, rollover)
     subs = [_consumption(readings, s, inp, max_age_s, rollover) for s in p.get("sub_meters", [])]
     held = [c for c in (master, *subs) if c.held]
@@ -196,7 +202,17 @@ def _shared_lines(item: dict, inp: RunInput, readings: Readings, max_age_s: floa
     report.update(master_consumption=str(master.quantity), sub_meters=str(sub_total), common=str(common),
                   loss_pct=str((common / master.quantity * 100).quantize(Decimal("0.01"))) if master.quantity else "0")
     summary["shared"].append(report)
-    unit_price = price(p)
+    return shared_allocation(item, units, common, {"master": {"start": master.start.json(), "end": master.end.json()},
+                                                   "sub_meters_total": str(sub_total)})
+
+
+def shared_allocation(item: dict, units: list[UnitInfo], common: Decimal, detail: dict) -> dict[int, LinePlan]:
+    """A shared item's common consumption × price, split over ``units`` by gross area (sums exactly).
+
+    Used by the billing run and by the release of held shared lines after
+    review, so a reviewed line is what the run would have billed.
+    """
+    unit_price = price(item["params"])
     total = round_fen(max(common, Decimal(0)) * unit_price * 100)
     shares = allocate(total, [u.gross for u in units])
     area_sum = sum((u.gross for u in units), Decimal(0))
@@ -205,9 +221,8 @@ def _shared_lines(item: dict, inp: RunInput, readings: Readings, max_age_s: floa
         qty = (max(common, Decimal(0)) * u.gross / area_sum).quantize(Decimal("0.001")) if area_sum else Decimal(0)
         out[u.id] = LinePlan(item["code"], f"{item['name']}: {u.gross} m² of {area_sum} m², common {common}",
                              str(qty), str(unit_price), fen, item["account"],
-                             detail={"master": {"start": master.start.json(), "end": master.end.json()},
-                                     "sub_meters_total": str(sub_total), "common": str(common),
-                                     "area_m2": str(u.gross), "area_total_m2": str(area_sum)})
+                             detail={**detail, "common": str(common), "area_m2": str(u.gross),
+                                     "area_total_m2": str(area_sum)})
     return out
 
 
@@ -233,7 +248,7 @@ def compute(inp: RunInput, readings: Readings, max_age_s: float = 86400.0,
         lines: list[LinePlan] = []
         due, grace = [], []
         for item in inp.items:
-            if not _applies(item, u) or not _due_this_period(item, inp.period):
+            if not applies(item, u) or not _due_this_period(item, inp.period):
                 continue
             kind, p, months = item["kind"], item["params"], int(item.get("cycle_months") or 1)
             line = None

@@ -171,48 +171,10 @@ def get_bill(session: Session, bill_id: int) -> Bill:
 
 
 __all__ = ["FEN", "assess_late_fees", "bill_json", "charge_one_off", "get_bill", "open_lines", "refresh_status",
-           "settled_by_line"]
+           "release_held", "settled_by_line"]
 
 
 def release_held(session: Session, line_id: int, quantity, note: str, now: datetime, actor: str) -> BillLine:
-    """Bill a held metered line after review with the consumption the reviewer confirmed.
-
-    The held line stays as it was (with ``hold_reason`` extended by who
-    released it); a new charge line with its own entry carries the amount
-    from the fee item's prices, and its detail keeps the original readings.
-    """
-    from .fees import metered_price
-    from .models import FeeItem
-    from .money import dec
-    held = session.get(BillLine, line_id)
-    if held is None or not held.held:
-        raise NotFound(f"held bill line {line_id} not found")
-    if "released as line" in held.hold_reason:
-        from .errors import Conflict
-        raise Conflict(f"line {line_id} has been released already")
-    bill = session.get(Bill, held.bill_id)
-    item = session.scalars(select(FeeItem).where(FeeItem.code == held.fee_code)).first()
-    if item is None or item.kind != "metered":
-        raise ValidationError("only held metered lines are released with a quantity", {"line": "not metered"})
-    qty = dec(quantity, "quantity")
-    if qty < 0:
-        raise ValidationError("quantity must not be negative", {"quantity": "must be ≥ 0"})
-    from .fees import tiered
-    amount, parts = tiered(qty, metered_price(item.params or {}))
-    entry = ledger.post(session, f"release:{line_id}", "bill", now.date(),
-                        [ledger.Line(RECEIVABLE, amount, bill.building_id, bill.unit_id),
-                         ledger.Line(held.account, -amount, bill.building_id, bill.unit_id)],
-                        now, bill.property_id, memo=f"{bill.bill_no}: reviewed {held.fee_code} ({note})", actor=actor)
-    line = BillLine(bill_id=bill.id, fee_code=held.fee_code, kind="charge",
-                    description=f"{item.name}: {qty} after review ({note})"[:400], quantity=str(qty),
-                    unit_price=parts[0]["price"] if len(parts) == 1 else "tiered", amount=amount, account=held.account,
-                    entry_id=entry.id, detail={**(held.detail or {}), "tiers": parts, "reviewed_by": actor,
-                                               "review_note": note, "held_reason": held.hold_reason,
-                                               "held_line": held.id})
-    session.add(line)
-    session.flush()
-    held.hold_reason = f"{held.hold_reason}; released as line {line.id} by {actor}"[:200]
-    if amount and bill.status in ("paid", "held"):
-        bill.status = "open"
-    session.flush()
-    return line
+    """Bill a held metered or shared line after review (see :func:`business.finance.review.release_held`)."""
+    from .review import release_held as release
+    return release(session, line_id, quantity, note, now, actor)

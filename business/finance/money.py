@@ -30,6 +30,17 @@ def to_fen(value, field: str = "amount") -> int:
     return int((dec(value, field) / FEN).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def to_fen_exact(value, field: str = "amount") -> int:
+    """Yuan → integer fen for money entered by people: required, and refused (naming ``field``)
+    when it is a float or has fractions of a fen, instead of being rounded silently."""
+    if value is None or value == "":
+        raise ValidationError(f"{field} is required (a decimal string like \"12.34\")", {field: "is required"})
+    d = dec(value, field)
+    if d != d.quantize(FEN):
+        raise ValidationError(f"{field}: {value!r} has fractions of a fen", {field: "at most 2 decimal places"})
+    return int(d / FEN)
+
+
 def round_fen(amount: Decimal) -> int:
     """A Decimal amount of fen (e.g. area × price × 100) rounded half-up to whole fen."""
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -164,6 +164,57 @@ def test_a_held_line_is_billed_after_review(db, estate):
         db.call(lambda s: release_held(s, held, "300", "again", NOW, "finance"))
 
 
+def test_held_shared_lines_are_billed_after_review_as_the_run_would(db, estate):
+    from business.audit import AuditEntry
+    from business.finance.bills import open_lines, release_held
+    from business.finance.errors import Conflict
+    from business.finance.setup import sync_fee_items
+    from .conftest import FEE_ITEMS
+    # a vacancy discount on the shared item too: the release gives it as the run does
+    items = [dict(i, params={**i["params"], "vacancy_discount": "0.5"}) if i["code"] == "common-elec" else i
+             for i in FEE_ITEMS]
+    db.call(lambda s: sync_fee_items(s, estate["property_id"], items))
+    # what a run with good readings bills: common 349.5 kWh × 0.60 = 209.70 split by area
+    good, _ = run(db, estate, history(), post=False)
+    expected = {u: {k: ln.amount for k, ln in lines_of(good, f"unit:{u}").items() if k.startswith("common-elec")}
+                for u in estate["units"]}
+    run(db, estate, history(**{"tower-a/meter-master/energy_kwh": (10000, (11000, BAD_COMM_FAILURE))}))
+    held = db.call(lambda s: {b.unit_id: ln.id for ln, b in s.execute(
+        select(BillLine, Bill).join(Bill, Bill.id == BillLine.bill_id)
+        .where(BillLine.held.is_(True), BillLine.fee_code == "common-elec"))})
+    assert set(held) == set(estate["units"])
+    before = db.call(lambda s: ledger.balance(s, "1122"))
+    first, *rest = estate["units"]
+    line = db.call(lambda s: release_held(s, held[first], "349.5", "master read by hand on 12-01", NOW, "reviewer"))
+    assert line.detail["held_line"] == held[first] and line.detail["master"]["end"]["quality"] != "Good"
+    assert line.detail["confirmed_common"] == "349.5" and line.detail["reviewed_by"] == "reviewer"
+    # the other lines must be released with the same common consumption, or the shares would not add up
+    with pytest.raises(Conflict):
+        db.call(lambda s: release_held(s, held[rest[0]], "350", "another figure", NOW, "reviewer"))
+    for u in rest:
+        db.call(lambda s: release_held(s, held[u], "349.500", "master read by hand on 12-01", NOW, "reviewer"))
+    with pytest.raises(Conflict):
+        db.call(lambda s: release_held(s, held[first], "349.5", "again", NOW, "reviewer"))
+
+    def released(s):
+        out = {}
+        for ln, b in s.execute(select(BillLine, Bill).join(Bill, Bill.id == BillLine.bill_id).where(
+                BillLine.held.is_(False), BillLine.fee_code == "common-elec")):
+            out.setdefault(b.unit_id, {})["common-elec" + (":" + ln.kind if ln.kind != "charge" else "")] = ln.amount
+        return out
+    assert db.call(released) == expected
+    assert sum(v["common-elec"] for v in expected.values()) == 20970
+    assert expected[estate["units"][2]]["common-elec:discount"] < 0     # the vacant unit
+    net = sum(sum(v.values()) for v in expected.values())
+    assert db.call(lambda s: ledger.balance(s, "1122")) == before + net
+    assert db.call(lambda s: ledger.balance(s, "1122")) == db.call(lambda s: sum(o for _l, _b, o in open_lines(s)))
+    tb = db.call(lambda s: statements.trial_balance(s, NOW.date().replace(day=1), NOW.date()))
+    assert tb["balanced"]
+    audit = db.call(lambda s: [(a.actor, a.after["note"]) for a in s.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "fin_bill_lines", AuditEntry.action == "release"))])
+    assert audit == [("reviewer", "master read by hand on 12-01")] * 4
+
+
 def test_prepaid_items_bill_the_next_period_in_advance(db, estate):
     from business.finance.models import FeeItem
     from business.finance.setup import sync_fee_items
