@@ -200,8 +200,37 @@ SIM_INSTANCE = Obj({
                       doc="OPC UA simulators: also offer Basic256Sha256 Sign/SignAndEncrypt"),
 }, check_fn=_one_target)
 
+
+def _loopback_only(v: dict, field: str, raw) -> list:
+    import ipaddress
+
+    from tagdb.site.errors import ConfigError, Loc
+
+    loc = getattr(raw, "loc", Loc("<none>"))
+    address = v.get("address") or ""
+    try:
+        loopback = ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        at = raw.loc_of("address") if hasattr(raw, "loc_of") else loc
+        return [ConfigError(at, f"{field}.address",
+                            f"{address!r} is not a loopback IP address: the demo mail sink accepts mail from "
+                            "anyone who reaches it, so it binds 127.0.0.1 (or another loopback address) only")]
+    return []
+
+
+MAIL_SINK = Obj({
+    "address": Field(Str(min_len=1), default="127.0.0.1", doc="loopback address to listen on"),
+    "port": Field(Int(min=1, max=65535), default=2525, doc="SMTP port (the demo's e-mail channel port)"),
+    "port_env": Field(Str(min_len=1), doc="environment variable that overrides port (as the e-mail channel's)"),
+    "max_size": Field(Int(min=1024), default=10 * 1024 * 1024,
+                      doc="largest message accepted, in bytes; larger ones get SMTP 552"),
+}, check_fn=_loopback_only)
+
 SECTION = Obj({
     "enabled": Field(Bool(), default=True),
+    "mail_sink": Field(MAIL_SINK, doc="demo SMTP server storing every message in <data_dir>/mail (absent: off)"),
     "seed": Field(Int(min=0), default=1, doc="random seed: the same seed replays the same day"),
     "time_scale": Field(Number(min=0.0, exclusive_min=True, max=3600), default=1.0,
                         doc="simulated seconds per real second (daily patterns run faster)"),

@@ -27,6 +27,17 @@ def with_port_offset(site, offset: int):
     return dataclasses.replace(site, sections=MappingProxyType(sections))
 
 
+def with_mail_sink_port(site, port: int):
+    """The same site with ``simulators.mail_sink.port`` set to ``port`` (unchanged without a sink)."""
+    sections = dict(site.sections)
+    section = dict(sections.get("simulators") or {})
+    if not section.get("mail_sink"):
+        return site
+    section["mail_sink"] = {**section["mail_sink"], "port": int(port)}
+    sections["simulators"] = section
+    return dataclasses.replace(site, sections=MappingProxyType(sections))
+
+
 def simulated_ports(site) -> set[int]:
     """The ports the site's simulators listen on (without any offset)."""
     names = simulated_devices(site)
@@ -58,10 +69,16 @@ def free_port_offset(site, tries: int = 200, rng: random.Random | None = None) -
 def load_demo(port_offset: int | None = None, path: Path | str = DEMO_DIR):
     """The demo site; ``port_offset`` None picks free ports (0 keeps the documented ones).
 
-    (The environment variable SPMS_SIM_PORT_OFFSET, when set, still wins at run time.)
+    Picking free ports also moves the mail sink to a free port (its documented
+    one is the e-mail channel's, 2525). The environment variables
+    SPMS_SIM_PORT_OFFSET and SPMS_DEMO_SMTP_PORT, when set, still win at run time.
     """
     from tagdb.site.loader import load_site
 
     site = load_site(path)
+    if port_offset is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            site = with_mail_sink_port(site, s.getsockname()[1])
     offset = free_port_offset(site) if port_offset is None else port_offset
     return with_port_offset(site, offset) if offset else site
