@@ -13,6 +13,7 @@ Example::
           skills: [elevator]
           healthy_for: 10m
           healthy: [{tag: fault_code, max: 0}, {tag: in_service, equals: true}]
+      reviews: {schedule: monthly, day: 1, at: "02:00"}   # staff reviews of last month, by themselves
       plans:
         - {code: lift-monthly, name: 电梯月度保养, category: elevator, trigger: calendar, every: 1, unit: months}
         - {code: lift-500h, name: 电梯500小时保养, category: elevator, trigger: usage, tag: run_hours,
@@ -21,8 +22,10 @@ Example::
 
 from __future__ import annotations
 
+import re
+
 from tagdb.site.errors import ConfigError, Loc
-from tagdb.site.schema import AnyValue, Bool, Duration, Field, Int, ListOf, MapOf, Number, Obj, Str
+from tagdb.site.schema import AnyValue, Bool, Duration, Field, Int, ListOf, MapOf, Number, Obj, Schema, Str
 
 from .models import KINDS, PRIORITIES
 
@@ -93,6 +96,36 @@ def _plan_check(plan: dict, field: str, loc) -> list[ConfigError]:
 
 PLAN.check_fn = _plan_check
 
+
+class LocalTime(Schema):
+    """``"HH:MM"`` (00:00–23:59) in the property's timezone.
+
+    YAML 1.1 reads an unquoted ``12:30`` as the sexagesimal number 750, so a number
+    here gets an error that says to quote the time instead of a bare type mismatch.
+    """
+
+    description = "HH:MM"
+
+    def check(self, value, field, loc):
+        """Validate ``value`` found at ``field`` / ``loc``."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return None, [ConfigError(loc, field, f"expected a time \"HH:MM\", got the number {value}: "
+                                                  f"write the time in quotes (YAML reads 12:30 as 750)")]
+        if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            return None, [ConfigError(loc, field, f"expected a time \"HH:MM\" from 00:00 to 23:59, got {value!r}")]
+        return value, []
+
+
+REVIEWS_DEFAULT = {"enabled": True, "schedule": "monthly", "day": 1, "at": "02:00"}
+
+REVIEWS = Obj({
+    "enabled": Field(Bool(), default=True, doc="false: reviews only through POST /workorders/reviews"),
+    "schedule": Field(Str(choices=("monthly", "quarterly")), default="monthly",
+                      doc="period reviewed: 2026-11 or 2026-Q4"),
+    "day": Field(Int(min=1, max=28), default=1, doc="day of the next period's first month the review runs"),
+    "at": Field(LocalTime(), default="02:00", doc="local time (the property's timezone) the review runs"),
+})
+
 SECTION = Obj({
     "enabled": Field(Bool(), default=True),
     "tick": Field(Duration(min=0.05), default=30.0, doc="scheduler period: escalation, auto-close, plans, health"),
@@ -103,6 +136,8 @@ SECTION = Obj({
     "kinds": Field(MapOf(KIND), default={}),
     "alarm_rules": Field(ListOf(ALARM_RULE), default=[]),
     "plans": Field(ListOf(PLAN), default=[]),
+    "reviews": Field(REVIEWS, default=dict(REVIEWS_DEFAULT),
+                     doc="staff reviews of the previous period, computed by themselves"),
     "notify": Field(Obj({
         "enabled": Field(Bool(), default=True),
         "channels": Field(MapOf(Str(min_len=1)), default={"email": "email", "sms": "sms"},

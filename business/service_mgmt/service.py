@@ -6,7 +6,9 @@ alarm engine, ``ctx.provides["history"]``), notices through the alarms outbox
 (``ctx.provides["notify_outbox"]``), mounts ``/api/v1/workorders``, ``/pm`` and
 ``/activities``, and runs one scheduler pass every ``service.tick`` on the
 injected reactor: telemetry health of completed alarm orders, escalations,
-assignment of waiting orders, auto-close, preventive plans.
+assignment of waiting orders, auto-close, preventive plans. Staff reviews of
+the previous period are computed at each period boundary (``service.reviews``,
+:class:`.reviews.ReviewSchedule`) on the same reactor.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall
 
 from ..models import Property
@@ -30,6 +32,7 @@ from .models import WorkOrder
 from .notices import Notices
 from .openapi_ops import activity_operations, pm_operations, workorder_operations
 from .orders import Orders
+from .reviews import ReviewSchedule
 from .schema import defaults
 from .telemetry import Telemetry
 
@@ -64,6 +67,8 @@ class ServiceMgmt(Service):
         self.passes = 0
         self._failing = False
         self._plans_synced = False
+        rcfg = section.get("reviews") or {}
+        self.reviews = ReviewSchedule(api.db, api.clock, ctx.reactor, rcfg) if rcfg.get("enabled") else None
 
     def startService(self):
         """Sync the configured plans, subscribe to alarm transitions, start the scheduler."""
@@ -94,15 +99,18 @@ class ServiceMgmt(Service):
             self._unsubscribe = events.subscribe(AlarmTransition, self.link)
         self._loop.start(self.section.get("tick") or 30.0, now=False).addErrback(
             lambda f: log.error("service scheduler stopped: %s", f.getTraceback()))
+        if self.reviews is not None:
+            self.reviews.start()        # catches up a boundary missed while the server was down
 
     def stopService(self):
-        """Stop the scheduler and the subscription."""
+        """Stop the scheduler and the subscription; a Deferred that waits for a review pass in flight."""
         super().stopService()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         if self._loop.running:
             self._loop.stop()
+        return self.reviews.stop() if self.reviews is not None else succeed(None)
 
     def tick(self):
         """One scheduler pass (a Deferred; a failing pass is logged and the next one runs)."""
