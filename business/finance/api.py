@@ -233,7 +233,8 @@ class BillsResource(_Base):
             bills_mod.release_held(s, line.id, body["quantity"], str(body.get("note", "")), self.api.clock(),
                                    principal.user)
             return bills_mod.bill_json(s, bills_mod.get_bill(s, line.bill_id))
-        return 201, await self.api.db.run(work)
+        # a concurrent release of the same line loses on the entry's unique ref; the retry answers 409
+        return 201, await self.run_retrying(work)
 
 
 class PaymentsResource(_Base):

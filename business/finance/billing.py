@@ -30,6 +30,7 @@ from .accounts import PREPAID, RECEIVABLE
 from .errors import ValidationError
 from .fees import LinePlan, area_charge, metered_price, price, tiered, vacancy_line
 from .meters import Consumption, Reading, consumption, meter_for_units
+from .bills import netting
 from .models import Allocation, Bill, BillingRun, BillLine, Entry, FeeItem, Posting
 from .money import allocate, dec, round_fen, yuan
 
@@ -368,7 +369,7 @@ def post_run(session: Session, inp: RunInput, plans: list[BillPlan], summary: di
         if postings:
             session.execute(insert(Posting), postings)
         credited = sorted({r["bill_id"] for r in line_rows if r["amount"] < 0 and r["entry_id"] is not None})
-        nets = _netting([SimpleNamespace(id=i, bill_id=b, entry_id=e, amount=a) for i, b, e, a in session.execute(
+        nets = netting([SimpleNamespace(id=i, bill_id=b, entry_id=e, amount=a) for i, b, e, a in session.execute(
             select(BillLine.id, BillLine.bill_id, BillLine.entry_id, BillLine.amount)
             .where(BillLine.bill_id.in_(credited)).order_by(BillLine.id))]) if credited else []
         if nets:
@@ -378,40 +379,6 @@ def post_run(session: Session, inp: RunInput, plans: list[BillPlan], summary: di
             progress(min(start + chunk, len(todo)), len(todo))
     _apply_prepaid_after(session, inp.property_id, {p.unit_id for p in todo if p.unit_id}, now)
     return run
-
-
-def _netting(rows: list[BillLine]) -> list[Allocation]:
-    """Settle each negative line (discount, credit adjustment) against the positive lines of its bill.
-
-    Without this a payment could settle the full charge while the discount
-    stayed open as a credit, and the resident would overpay.
-    """
-    out: list[Allocation] = []
-    by_bill: dict[int, list[BillLine]] = {}
-    for ln in rows:
-        if ln.entry_id is not None:
-            by_bill.setdefault(ln.bill_id, []).append(ln)
-    for lines in by_bill.values():
-        credit = -sum(ln.amount for ln in lines if ln.amount < 0)
-        if not credit:
-            continue
-        for ln in lines:
-            if ln.amount < 0:
-                out.append(Allocation(line_id=ln.id, entry_id=ln.entry_id, source="netting", amount=ln.amount))
-        for ln in lines:
-            if credit <= 0:
-                break
-            if ln.amount > 0:
-                take = min(credit, ln.amount)
-                out.append(Allocation(line_id=ln.id, entry_id=ln.entry_id, source="netting", amount=take))
-                credit -= take
-        # a bill whose credits exceed its charges keeps the excess open as a credit on the last negative line
-        if credit > 0:
-            for a in reversed(out):
-                if a.amount < 0:
-                    a.amount += credit
-                    break
-    return out
 
 
 def _apply_prepaid_after(session: Session, property_id: int, unit_ids: set[int], now: datetime) -> None:

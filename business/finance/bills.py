@@ -83,6 +83,40 @@ def bill_json(session: Session, bill: Bill, with_lines: bool = True) -> dict:
     return out
 
 
+def netting(rows: list[BillLine]) -> list[Allocation]:
+    """Settle each negative line (discount, credit adjustment) against the positive lines of its bill.
+
+    Without this a payment could settle the full charge while the discount
+    stayed open as a credit, and the resident would overpay.
+    """
+    out: list[Allocation] = []
+    by_bill: dict[int, list[BillLine]] = {}
+    for ln in rows:
+        if ln.entry_id is not None:
+            by_bill.setdefault(ln.bill_id, []).append(ln)
+    for lines in by_bill.values():
+        credit = -sum(ln.amount for ln in lines if ln.amount < 0)
+        if not credit:
+            continue
+        for ln in lines:
+            if ln.amount < 0:
+                out.append(Allocation(line_id=ln.id, entry_id=ln.entry_id, source="netting", amount=ln.amount))
+        for ln in lines:
+            if credit <= 0:
+                break
+            if ln.amount > 0:
+                take = min(credit, ln.amount)
+                out.append(Allocation(line_id=ln.id, entry_id=ln.entry_id, source="netting", amount=take))
+                credit -= take
+        # a bill whose credits exceed its charges keeps the excess open as a credit on the last negative line
+        if credit > 0:
+            for a in reversed(out):
+                if a.amount < 0:
+                    a.amount += credit
+                    break
+    return out
+
+
 def next_bill_no(session: Session) -> int:
     """The next bill sequence number."""
     return int(session.scalar(select(func.coalesce(func.max(Bill.id), 0)))) + 1
@@ -170,7 +204,7 @@ def get_bill(session: Session, bill_id: int) -> Bill:
     return bill
 
 
-__all__ = ["FEN", "assess_late_fees", "bill_json", "charge_one_off", "get_bill", "open_lines", "refresh_status",
+__all__ = ["FEN", "assess_late_fees", "bill_json", "charge_one_off", "get_bill", "netting", "open_lines", "refresh_status",
            "release_held", "settled_by_line"]
 
 

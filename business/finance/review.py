@@ -94,16 +94,14 @@ def _same_common_as_before(session: Session, held: BillLine, bill: Bill, qty: De
 
 
 def _unit_info(session: Session, bill: Bill):
-    from .billing import unit_infos
-    if bill.unit_id is None:
-        return None
-    return next((u for u in unit_infos(session, bill.property_id) if u.id == bill.unit_id), None)
+    from ..models import Unit
+    return session.get(Unit, bill.unit_id) if bill.unit_id is not None else None
 
 
 def _post(session: Session, held: BillLine, bill: Bill, plans: list[LinePlan], qty: Decimal, note: str,
           now: datetime, actor: str) -> BillLine:
     from ..audit import record
-    from .billing import _netting
+    from .bills import netting
     net = sum(p.amount for p in plans)
     entry = None
     if any(p.amount for p in plans):
@@ -118,7 +116,7 @@ def _post(session: Session, held: BillLine, bill: Bill, plans: list[LinePlan], q
                       entry_id=entry.id if entry is not None and p.amount else None, detail=p.detail) for p in plans]
     session.add_all(lines)
     session.flush()
-    session.add_all(_netting(lines))
+    session.add_all(netting(lines))
     before = held.hold_reason
     held.hold_reason = f"{held.hold_reason}; released as line {lines[0].id} by {actor}"[:200]
     if net and bill.status in ("paid", "held"):

@@ -3,7 +3,7 @@ temporary parking (quote, sale with receipt, validation naming fields) and the r
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
 from collectors.testing import aio_test
 
@@ -78,6 +78,12 @@ async def test_deposits(tmp_path, db_url):
         code, accts = await call(base, "GET", "/finance/accounts", fin)
         bal = {x["code"]: x["balance"] for x in accts["items"]}
         assert (bal["2241"], bal["5107"], bal["1002"], bal["1001"]) == ("-800.00", "-200.00", "500.00", "500.00")
+        # a refund and a forfeit at the same time cannot both take what is held
+        results = await asyncio.gather(
+            call(base, "POST", "/finance/deposits/refund", fin, {"unit_id": u2, "amount": "300.00"}),
+            call(base, "POST", "/finance/deposits/forfeit", fin, {"unit_id": u2, "amount": "300.00"}))
+        assert sorted(r[0] for r in results) == [201, 409], results
+        assert (await call(base, "GET", f"/finance/deposits?unit_id={u2}", fin))[1]["items"][0]["held"] == "200.00"
         code, spec = await call(base, "GET", "/openapi.json")
         assert spec["paths"]["/finance/deposits"]["get"]["x-permission"] == "bills.read"
         assert spec["paths"]["/finance/deposits/forfeit"]["post"]["x-permission"] == "finance.write"
