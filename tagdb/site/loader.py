@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -72,7 +73,7 @@ def _without_env_echo(errors: list[ConfigError], secrets: dict[str, str]) -> lis
                 for f, fld in unset):
             continue
         if secrets:
-            e = type(e)(e.loc, redact(e.field, secrets), redact(e.message, secrets))
+            e = dataclasses.replace(e, field=redact(e.field, secrets), message=redact(e.message, secrets))
         out.append(e)
     return out
 
