@@ -23,7 +23,7 @@ from . import budgets, expenses, ledger, payments, providers, statements
 from .errors import CallbackRefused, Conflict, NotFound, ValidationError
 from .export import to_csv, to_html
 from .models import Account, Bill, BillingRun, Entry, FeeItem, Payment, Posting
-from .money import to_fen, yuan
+from .money import to_fen_exact, yuan
 from .openapi_ops import operations
 
 STATEMENTS = ("trial_balance", "balance_sheet", "income_statement", "cash_flow", "ageing", "collection", "budget")
@@ -258,7 +258,7 @@ class PaymentsResource(_Base):
         body = read_json(request)
         if not isinstance(body, dict):
             raise BadRequest("a JSON object is required")
-        unit_id, amount = _int(body.get("unit_id"), "unit_id"), to_fen(body.get("amount", ""), "amount")
+        unit_id, amount = _int(body.get("unit_id"), "unit_id"), to_fen_exact(body.get("amount"), "amount")
         refund = self.path(request) == ["refund"]
 
         def post(s):
@@ -411,7 +411,7 @@ class ExpensesResource(_Base):
                 if bid is None:
                     raise ValidationError("unknown building", {"building": "unknown"})
             e, created = expenses.record_invoice(s, pid, str(body.get("supplier", "")), str(body.get("invoice_no", "")),
-                                                 str(body.get("account", "")), to_fen(body.get("amount", "")),
+                                                 str(body.get("account", "")), to_fen_exact(body.get("amount"), "amount"),
                                                  _date(body, "invoice_date", self.app.today()), now, bid,
                                                  str(body.get("source", "")), principal.user)
             return created, expenses.expense_json(e)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from .errors import CallbackRefused, NotFound, ValidationError
 from .models import Bill, Callback, Payment, PaymentOrder
-from .money import to_fen, yuan
+from .money import to_fen_exact, yuan
 from .payments import record_payment
 
 
@@ -73,7 +73,7 @@ class HmacProvider:
             amount = data["amount"]
             if not isinstance(amount, str):
                 raise CallbackRefused("amount must be a decimal string")
-            return CallbackData(str(data["order_no"]), str(data["transaction_id"]), to_fen(amount),
+            return CallbackData(str(data["order_no"]), str(data["transaction_id"]), to_fen_exact(amount),
                                 str(data.get("paid_at", "")))
         except CallbackRefused:
             raise

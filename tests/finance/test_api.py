@@ -124,6 +124,9 @@ async def test_portal_payments_callbacks_statements(tmp_path):
                                                                       "method": "cash"})
         assert code == 201 and p["amount"] == "100.50"
         assert (await call(base, "POST", "/finance/payments", fin, {"unit_id": units[1], "amount": 1.5}))[0] == 422
+        code, err = await call(base, "POST", "/finance/payments", fin, {"unit_id": units[1], "amount": "0.005",
+                                                                        "method": "cash"})
+        assert code == 422 and "amount" in json.dumps(err) and "fen" in json.dumps(err)   # never rounded silently
         assert (await call(base, "GET", f"/finance/bills/{other}", b))[1]["open"] == "199.50"
 
         # statements

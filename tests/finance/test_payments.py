@@ -153,10 +153,12 @@ def test_bad_signature_and_wrong_amount_are_refused_and_recorded(db, estate):
                  signature=forged.sign(b"{}"))
     r2 = deliver(db, prov, {"order_no": order, "transaction_id": "T2", "amount": "1.00"})
     r3 = deliver(db, prov, {"order_no": order, "transaction_id": "T3", "amount": 123.45})   # a float amount
-    assert [r["outcome"] for r in (r1, r2, r3)] == ["refused"] * 3
+    r4 = deliver(db, prov, {"order_no": order, "transaction_id": "T4", "amount": "123.449"})  # not rounded to fit
+    assert [r["outcome"] for r in (r1, r2, r3, r4)] == ["refused"] * 4
     assert "signature" in r1["reason"] and "does not match" in r2["reason"] and "decimal string" in r3["reason"]
+    assert "fractions of a fen" in r4["reason"]
     rows = db.call(lambda s: [(c.outcome, c.reason) for c in s.scalars(select(Callback).order_by(Callback.id))])
-    assert [o for o, _ in rows] == ["refused"] * 3
+    assert [o for o, _ in rows] == ["refused"] * 4
     assert db.call(lambda s: s.scalars(select(Payment)).all()) == []
     assert open_of(db, b) == 12345
 
