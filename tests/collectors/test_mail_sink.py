@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import smtplib
-import socket
 from datetime import datetime, timezone
 from email.message import EmailMessage
 
