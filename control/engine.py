@@ -3,7 +3,8 @@
 ``ControlEngine`` owns one :class:`CommandService` shared by every control
 object and by the REST API, so every write control makes (except PID outputs,
 which go straight to ``tags.write`` with ``user="control:<loop>"`` every
-cycle) is checked and audited the same way as an operator's.
+cycle) is checked and audited the same way as an operator's. Each loop gets
+the same interlocks and checks those guarding its output before every write.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class ControlEngine:
         self.loops: dict[str, PidLoop] = {}
         for name, c in section["loops"].items():
             self.loops[name] = PidLoop(loop_spec(name, c, section["interval"]), tags, clock,
-                                       self.publisher, self._loop_alarm)
+                                       self.publisher, self._loop_alarm, interlocks=self.interlocks)
         for loop in self.loops.values():
             if loop.spec.sp_loop:
                 master = self.loops[loop.spec.sp_loop]

@@ -2,9 +2,12 @@
 
 An interlock names the tags it guards (exact paths or globs) and a ``block``
 expression over tags and the variable ``value`` (the value being written).
-Every write that goes through the command path (operators, schedules, rules)
-is checked; a Bad input counts as "blocked", because an interlock that cannot
-see its input must fail safe.
+Every write that goes through the command path (operators, schedules, rules,
+rotations) is checked; a Bad input counts as "blocked", because an interlock
+that cannot see its input must fail safe. PID loops write their outputs
+directly, so each loop checks the interlocks guarding its output before every
+write (:meth:`Interlocks.guarding`) and holds while one refuses: an interlock
+always wins over every control writer of its tag.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ class Interlocks:
     def __init__(self, interlocks: Iterable[Interlock], tags: Any) -> None:
         self.items = tuple(interlocks)
         self.tags = tags
+
+    def guarding(self, path: str | None) -> "Interlocks":
+        """Only the interlocks that guard ``path`` (a loop checks these every cycle, cheaply)."""
+        return Interlocks([lock for lock in self.items if path is not None and lock.applies_to(path)], self.tags)
 
     def check(self, path: str, value: Any) -> str | None:
         """The refusal reason for writing ``value`` to ``path``, or None when allowed."""

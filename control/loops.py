@@ -2,9 +2,13 @@
 
 Each loop runs on its own interval (a ``LoopingCall`` on the injected clock),
 reads PV, SP and output read-back from one ``snapshot`` and writes its output
-through ``tags.write(..., user="control:<loop>")``. State is published under
-``_system/control/loops/<name>/`` (mode, sp, pv, out, error, status, alarm,
-write).
+through ``tags.write(..., user="control:<loop>")``. Those writes bypass the
+command path, so a loop checks the interlocks guarding its output itself: while
+one refuses the value the loop wants, the loop writes nothing (or its
+``disabled_output`` when the interlock allows that), tracks the output's
+read-back and resumes bumplessly once the interlock clears. State is published
+under ``_system/control/loops/<name>/`` (mode, sp, pv, out, error, status,
+alarm, write, interlock).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from tagdb.values import TagValue
 
 from . import _async
 from .expr import BadInputError, Expression
+from .interlocks import Interlocks
 from .errors import InvalidCommandError
 from .pid import PidController, PidParams
 from .state import StatePublisher, state_path
@@ -70,6 +75,7 @@ class LoopState:
     error: float | None = None
     alarm: bool = False
     write: str = ""
+    interlock: str = ""            # why an interlock holds the output ("" when none does)
     intervals: list[float] = field(default_factory=list)  # actual tick intervals, for the benchmark
 
 
@@ -77,7 +83,8 @@ class PidLoop:
     """One running loop: a PidController plus its I/O on the tag store."""
 
     def __init__(self, spec: LoopSpec, tags: Any, clock: Any, publisher: StatePublisher,
-                 on_alarm: Callable[[str, bool, str], None] | None = None) -> None:
+                 on_alarm: Callable[[str, bool, str], None] | None = None, *,
+                 interlocks: Interlocks | None = None) -> None:
         self.spec = spec
         self.tags = tags
         self.clock = clock
@@ -96,6 +103,11 @@ class PidLoop:
         self._starter: Any = None
         self._paths = self._inputs()
         self._step = _resolution(tags, spec.out)
+        # Only the interlocks guarding this output, so that checking every cycle is cheap.
+        guards = interlocks.guarding(spec.out) if interlocks is not None else None
+        self.guards: Interlocks | None = guards if guards is not None and guards.items else None
+        self._snap: dict[str, TagValue] = {}
+        self._held = False
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -156,6 +168,11 @@ class PidLoop:
         if not p.out_min <= value <= p.out_max:
             raise InvalidCommandError(
                 f"loop {self.spec.name}: output {value} outside {p.out_min}..{p.out_max}")
+        # Refused now rather than written later when the interlock clears: nothing
+        # an operator commands fires at a time they no longer expect it.
+        why = self._refusal(value)
+        if why:
+            raise InvalidCommandError(f"loop {self.spec.name}: {why}")
         self.pid.track(value, self.pid.last_pv, self.pid.last_sp)
 
     def set_setpoint(self, value: float) -> None:
@@ -182,7 +199,11 @@ class PidLoop:
             self.state.intervals.append(dt)
         self._last_tick = now
         snap = self.tags.snapshot(self._paths)
+        self._snap, self._held = snap, False
         self._cycle(snap, dt)
+        if not self._held and self.state.interlock:
+            log.info("loop %s: interlock cleared, output released", self.spec.name)
+            self.state.interlock = ""
         self._publish()
 
     def _cycle(self, snap: dict[str, TagValue], dt: float) -> None:
@@ -293,14 +314,55 @@ class PidLoop:
             return default
 
     # -- output -----------------------------------------------------------
+    def _quantize(self, out: float) -> float:
+        """The value written for ``out``: rounded to the output register's resolution."""
+        value = round(round(out / self._step) * self._step, 6) if self._step else round(out, 6)
+        return int(value) if self._step == 1.0 else value
+
+    def _refusal(self, out: float) -> str | None:
+        """Why an interlock refuses ``out`` on the output tag now (None: allowed)."""
+        if self.guards is None or self.spec.out is None:
+            return None
+        return self.guards.check(self.spec.out, self._quantize(out))
+
     def _emit(self, out: float) -> None:
         self.state.out = out
         s = self.spec
         if s.out is None:
             return
-        value = round(round(out / self._step) * self._step, 6) if self._step else round(out, 6)
-        if self._step == 1.0:
-            value = int(value)
+        why = self._refusal(out)
+        if why:
+            self._hold(why)
+            return
+        self._write(self._quantize(out))
+
+    def _hold(self, why: str) -> None:
+        """An interlock refuses the output: it wins. Write the disabled output if it
+        allows that, else nothing; track what the output tag reads so that the
+        loop resumes from there, bumplessly, when the interlock clears."""
+        s, st, p = self.spec, self.state, self.spec.params
+        self._held = True
+        if st.interlock != why:
+            log.warning("loop %s: output held, %s", s.name, why)
+        st.interlock = why
+        if st.status != "bad_pv":       # the Bad-PV status (and alarm) stays visible
+            st.status = "interlocked"
+        if s.disabled_output is not None and not self._refusal(s.disabled_output):
+            held = s.disabled_output
+            self._write(self._quantize(held))
+        else:
+            read = _number(self._snap.get(s.out))
+            held = read if read is not None else (
+                self.last_written if self.last_written is not None else self.pid.output)
+            # What the device holds is the reference for the write deadband once the
+            # interlock clears; unknown, the first allowed value is written whatever it is.
+            self.last_written = read
+        held = min(max(held, p.out_min), p.out_max)
+        self.pid.track(held, self.pid.last_pv, self.pid.last_sp)
+        st.out = held
+
+    def _write(self, value: float) -> None:
+        s = self.spec
         if self.last_written is not None and abs(value - self.last_written) <= s.write_deadband:
             return
         if self.writing:
@@ -337,6 +399,7 @@ class PidLoop:
             state_path("loops", n, "error"): _f(st.error),
             state_path("loops", n, "alarm"): st.alarm,
             state_path("loops", n, "write"): st.write,
+            state_path("loops", n, "interlock"): st.interlock,
         }, batch=True)
 
 
