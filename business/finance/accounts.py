@@ -3,7 +3,8 @@
 ``category`` groups accounts for the cash-flow statement and the statements'
 sections. Revenue accounts per fee type are 5xxx; a fee item names its revenue
 account. :func:`ensure_chart` inserts what is missing and never changes or
-removes an account that postings may refer to.
+removes an account that postings may refer to (4103 keeps its code; databases
+created before 4104 existed keep 4103's old English name "Retained earnings").
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ CHART: tuple[tuple[str, str, str, str, str], ...] = (
     ("2241", "liability", "deposit", "Deposits held", "其他应付款-押金"),
     ("2211", "liability", "payroll", "Payroll payable", "应付职工薪酬"),
     ("4001", "equity", "equity", "Paid-in capital", "实收资本"),
-    ("4103", "equity", "equity", "Retained earnings", "本年利润"),
+    ("4103", "equity", "equity", "Current-year profit", "本年利润"),
+    ("4104", "equity", "equity", "Retained earnings (undistributed profit)", "利润分配-未分配利润"),
     ("5101", "revenue", "fees", "Property management fees", "物业管理费收入"),
     ("5102", "revenue", "fees", "Electricity fees", "电费收入"),
     ("5103", "revenue", "fees", "Water fees", "水费收入"),
@@ -51,6 +53,8 @@ PREPAID = "2203"
 DEPOSITS = "2241"
 PAYABLE = "2202"
 LATE_FEE_INCOME = "5201"
+CURRENT_YEAR_PROFIT = "4103"    # 本年利润: takes revenue and expenses at year end (closing.py)
+RETAINED_EARNINGS = "4104"      # 利润分配-未分配利润: where each closed year's result ends up
 METHOD_ACCOUNT = {"cash": "1001", "card": "1002", "bank_transfer": "1002", "online": "1012"}
 
 

@@ -441,9 +441,11 @@ class FinanceResource(Resource):
             b"ledger": LedgerResource(api, app), b"statements": StatementsResource(api, app),
             b"expenses": ExpensesResource(api, app), b"late-fees": LateFeesResource(api, app)}
         # in their own modules (they import _Base from here)
+        from .api_closing import ClosingResource
         from .api_deposits import DepositsResource
         from .api_parking import ParkingResource
-        self.children_map.update({b"deposits": DepositsResource(api, app), b"parking": ParkingResource(api, app)})
+        self.children_map.update({b"deposits": DepositsResource(api, app), b"parking": ParkingResource(api, app),
+                                  b"closing": ClosingResource(api, app)})
 
     def getChild(self, path, request):
         """The sub-resource for the first path segment."""

@@ -33,6 +33,7 @@ from .meters import Consumption, Reading, consumption, meter_for_units
 from .bills import netting
 from .models import Allocation, Bill, BillingRun, BillLine, Entry, FeeItem, Posting
 from .money import allocate, dec, round_fen, yuan
+from .periods import ensure_open
 
 
 @dataclass
@@ -320,6 +321,9 @@ def post_run(session: Session, inp: RunInput, plans: list[BillPlan], summary: di
     billed = set(session.scalars(select(Bill.subject).where(Bill.property_id == inp.property_id,
                                                             Bill.period == inp.period)))
     todo = [p for p in plans if p.subject not in billed]
+    if todo:
+        # the bulk inserts below bypass ledger.post, so the period lock is checked here
+        ensure_open(session, inp.property_id, inp.issued_on, "bill")
     run = BillingRun(property_id=inp.property_id, period=inp.period, at=now, actor=actor,
                      summary=dict(summary, posted_bills=len(todo)))
     session.add(run)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .models import Account, Budget, Posting
+from .periods import not_closing
 from .money import split_even, yuan
 
 
@@ -55,7 +56,8 @@ def execution(session: Session, property_id: int, year: int, quarter: int | None
     rows = []
     for (acc, bld), amt in sorted(budget.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
         q = select(func.coalesce(func.sum(Posting.amount), 0)).where(
-            Posting.account == acc, Posting.date >= start, Posting.date <= end, Posting.property_id == property_id)
+            Posting.account == acc, Posting.date >= start, Posting.date <= end, Posting.property_id == property_id,
+            not_closing())   # December's actuals are what was earned and spent, not the year-end closing
         if bld is not None:
             q = q.where(Posting.building_id == bld)
         actual = int(session.scalar(q))

@@ -1,4 +1,4 @@
-"""``spms billing run|late-fees`` and ``spms finance statement``: finance from the command line.
+"""``spms billing run|late-fees`` and ``spms finance statement|close-year|reopen-year|closings``.
 
 They work on the site's business database directly (like ``spms users``) and,
 for metered fees, read the meters from the site's historian query sink (the
@@ -40,7 +40,8 @@ def register(subparsers) -> None:
     site_args(late)
     late.set_defaults(func=cmd_late_fees)
 
-    fin = subparsers.add_parser("finance", help="financial statements", description="Financial statements.")
+    fin = subparsers.add_parser("finance", help="financial statements and year-end closing",
+                                description="Financial statements and year-end closing.")
     fsub = fin.add_subparsers(dest="finance_command", metavar="SUBCOMMAND", title="subcommands")
     fin.set_defaults(func=lambda args: (fin.print_help(), 2)[1])
     st = fsub.add_parser("statement", help="print a statement (json, csv or html)",
@@ -52,6 +53,25 @@ def register(subparsers) -> None:
     st.add_argument("--format", choices=("json", "csv", "html"), default="json")
     site_args(st)
     st.set_defaults(func=cmd_statement)
+    cl = fsub.add_parser("close-year", help="year-end closing of a finished fiscal year (idempotent)",
+                         description="Close revenue and expenses of YEAR to 本年利润 (4103) and on to retained "
+                                     "earnings (4104) with one entry dated 31 December, and lock the year: nothing "
+                                     "dated in it can be posted afterwards. Closing a closed year changes nothing.")
+    cl.add_argument("year", type=int, metavar="YEAR")
+    cl.add_argument("--json", action="store_true", help="print the closing as JSON")
+    site_args(cl)
+    cl.set_defaults(func=cmd_close_year)
+    ro = fsub.add_parser("reopen-year", help="reopen a closed fiscal year (reverses its closing; audited)",
+                         description="Post the reversal of YEAR's closing entry and unlock the year. The latest "
+                                     "closed year must be reopened first. The reason is kept in the audit log.")
+    ro.add_argument("year", type=int, metavar="YEAR")
+    ro.add_argument("--reason", required=True, help="why the year is reopened (required)")
+    site_args(ro)
+    ro.set_defaults(func=cmd_reopen_year)
+    cs = fsub.add_parser("closings", help="closed years and the closing history",
+                         description="Print the closed fiscal years, the lock date and every closing and reopening.")
+    site_args(cs)
+    cs.set_defaults(func=cmd_closings)
 
 
 def _app(db, site):
@@ -195,4 +215,63 @@ def cmd_statement(args) -> int:
         sys.stdout.write(to_html(st))
     else:
         print(json.dumps(statements.public(st), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _closing(args, work, label: str):
+    """Run ``work(session, property_id, now)`` on the site's database; (result, exit code)."""
+    from ..errors import BusinessError
+    opened = open_site(args)
+    if opened is None:
+        return None, 1
+    db, site = opened
+    app = _app(db, site)
+    now = datetime.now(timezone.utc)
+    try:
+        return db.call(lambda s: work(s, app.prepare(s), now)), 0
+    except BusinessError as exc:
+        print_error(exc, label)
+        return None, 1
+    finally:
+        db.stop()
+
+
+def cmd_close_year(args) -> int:
+    """Close a fiscal year."""
+    from .closing import close_year, closing_json
+
+    def work(s, pid, now):
+        result = close_year(s, pid, args.year, "cli", now)
+        return dict(closing_json(result.row), created=result.created)
+    out, rc = _closing(args, work, "spms finance close-year")
+    if rc:
+        return rc
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    elif out["created"]:
+        print(f"closed {args.year}: result {out['net']} to retained earnings (entry {out['entry_id']})")
+    else:
+        print(f"{args.year} was closed already on {out['at']} (entry {out['entry_id']}); nothing posted")
+    return 0
+
+
+def cmd_reopen_year(args) -> int:
+    """Reopen a closed fiscal year."""
+    from .closing import closing_json, reopen_year
+    out, rc = _closing(args, lambda s, pid, now: closing_json(reopen_year(s, pid, args.year, "cli", now,
+                                                                          args.reason).row),
+                       "spms finance reopen-year")
+    if rc:
+        return rc
+    print(f"reopened {args.year} (reversal entry {out['entry_id']}): {out['reason']}")
+    return 0
+
+
+def cmd_closings(args) -> int:
+    """Print the closed years and the closing history."""
+    from .closing import status
+    out, rc = _closing(args, lambda s, pid, now: status(s, pid), "spms finance closings")
+    if rc:
+        return rc
+    print(json.dumps(out, ensure_ascii=False, indent=2))
     return 0

@@ -30,5 +30,18 @@ class CallbackRefused(FinanceError):
     http_status = 400
 
 
-__all__ = ["AlreadyReversed", "CallbackRefused", "Conflict", "FinanceError", "NotFound", "UnbalancedEntry",
-           "ValidationError"]
+class PeriodClosed(Conflict):
+    """A posting dated in a closed fiscal year: post the correction in an open year (or reopen the year)."""
+
+    code = "period_closed"
+
+    def __init__(self, on, year: int, property_id: int | None = None, message: str | None = None) -> None:
+        self.on, self.year, self.property_id = on, year, property_id
+        super().__init__(message or (f"cannot post on {on.isoformat()}: fiscal year {year} is closed"
+                                     + (f" for property {property_id}" if property_id is not None else "")
+                                     + "; post the correction in an open year or reopen the year"),
+                         {"date": f"in closed fiscal year {year}"})
+
+
+__all__ = ["AlreadyReversed", "CallbackRefused", "Conflict", "FinanceError", "NotFound", "PeriodClosed",
+           "UnbalancedEntry", "ValidationError"]

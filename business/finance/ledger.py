@@ -3,7 +3,10 @@
 :func:`post` writes one entry with its postings after checking that they
 balance to zero fen and name known accounts; ``ref`` is unique, so posting the
 same business event twice returns the first entry (idempotent). The database
-refuses UPDATE and DELETE on entries and postings (migration 0301).
+refuses UPDATE and DELETE on entries and postings (migration 0301). Nothing
+is posted into a closed fiscal year (:func:`business.finance.periods.ensure_open`,
+checked here for every entry; payments and billing runs that build their
+entries in bulk call it too, and a database trigger backs it up).
 :func:`reverse` posts the mirror image of an entry and undoes what the entry
 settled or billed (allocations and bill lines), keeping every original row.
 """
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 from .accounts import PREPAID
 from .errors import AlreadyReversed, NotFound, UnbalancedEntry
 from .models import Account, Allocation, Bill, BillLine, Entry, Posting
+from .periods import CLOSING_KINDS, ensure_open
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,7 @@ def post(session: Session, ref: str, kind: str, on: date, lines: list[Line], now
     existing = find(session, ref)
     if existing is not None:
         return existing
+    ensure_open(session, property_id, on, kind)
     lines = [ln for ln in lines if ln.amount != 0]
     if any(not isinstance(ln.amount, int) or isinstance(ln.amount, bool) for ln in lines):
         raise UnbalancedEntry(f"entry {ref}: amounts must be integer fen")
@@ -75,6 +80,10 @@ def reverse(session: Session, entry_id: int, on: date, now: datetime, actor: str
     entry = session.get(Entry, entry_id)
     if entry is None:
         raise NotFound(f"journal entry {entry_id} not found")
+    if entry.kind in CLOSING_KINDS:
+        from .errors import Conflict
+        raise Conflict(f"entry {entry_id} is a year-end closing entry: reopen the year instead "
+                       "(POST /finance/closing/<year>/reopen with a reason)")
     if entry.reverses_id is not None:
         raise AlreadyReversed(f"entry {entry_id} is itself a reversal; post a new entry instead")
     if session.scalars(select(Entry.id).where(Entry.reverses_id == entry_id)).first() is not None:

@@ -2,8 +2,8 @@
 
 Prices and quantities are exact decimal strings (SQLite has no exact NUMERIC).
 ``fin_entries``, ``fin_postings``, ``fin_allocations``, ``fin_callbacks`` are
-append-only (triggers in migration 0301); other rows change only in the
-columns named in their docstrings.
+append-only (triggers in migration 0301), and so is ``fin_year_closings``
+(0303); other rows change only in the columns named in their docstrings.
 """
 
 from __future__ import annotations
@@ -260,3 +260,24 @@ class Reminder(Base):
     channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(200))
     outbox_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class YearClosing(Base):
+    """One year-end closing or reopening of a property's fiscal year (append-only; the latest row wins).
+
+    ``entry_id`` is the closing entry (or its reversal when reopening); None when
+    the year had no revenue or expense to close. ``net`` is the year's result in fen.
+    """
+
+    __tablename__ = "fin_year_closings"
+    __table_args__ = (Index("ix_fin_year_closings_property_year", "property_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    property_id: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(8))  # close reopen
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("fin_entries.id"))
+    net: Mapped[int] = mapped_column(BigInteger, default=0)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(400), default="")

@@ -11,7 +11,7 @@ def _op(method, path, summary, perm, params=(), body=None, ok=200, public=False)
     oid = "finance_" + method.lower() + "_" + path.strip("/").replace("/", "_").replace("{", "").replace("}", "").replace("-", "_")
     return Operation(method, path, summary, oid, tags=("finance",), parameters=tuple(params),
                      request_body={"content": {"application/json": {"schema": {"type": "object"}}}} if body else None,
-                     responses={ok: Response("OK", {"type": "object"}), **errors(400, 401, 403, 404, 422)},
+                     responses={ok: Response("OK", {"type": "object"}), **errors(400, 401, 403, 404, 409, 422)},
                      permission=None if public else perm)
 
 
@@ -62,4 +62,9 @@ def operations() -> list[Operation]:
         _op("GET", "/finance/parking/sales", "Temporary parking sales (receipts)", "finance.read", [Param("limit")]),
         _op("POST", "/finance/parking/sales", "Charge a temporary parking stay {plate, entered, left, method}",
             "finance.write", body=True, ok=201),
+        _op("GET", "/finance/closing", "Closed fiscal years, lock date and closing history", "finance.read"),
+        _op("POST", "/finance/closing", "Close a finished fiscal year {year} (idempotent: 200 when closed already)",
+            "finance.write", body=True, ok=201),
+        _op("POST", "/finance/closing/{year}/reopen", "Reopen a closed year {reason} (reverses the closing; audited)",
+            "finance.reopen", [Param("year", "path", {"type": "integer"}, required=True)], body=True, ok=201),
     ]

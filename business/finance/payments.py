@@ -20,6 +20,7 @@ from .accounts import METHOD_ACCOUNT, PREPAID, RECEIVABLE
 from .bills import open_lines, refresh_status
 from .errors import Conflict, ValidationError
 from .models import Allocation, Bill, Payment
+from .periods import ensure_open
 
 METHODS = tuple(METHOD_ACCOUNT)
 
@@ -69,6 +70,7 @@ def record_payment(session: Session, property_id: int, unit_id: int, amount: int
     on = on or now.date()
     ref = f"payment:{external_ref}" if external_ref else f"payment:{next_receipt_no(session, on.year)}"
     building_id = session.scalar(select(Bill.building_id).where(Bill.unit_id == unit_id).limit(1))
+    ensure_open(session, property_id, on, "payment")
     # the entry id is needed by the allocations, so post a placeholder-free two-step: allocate, then post
     entry = ledger.Entry(ref=ref, kind="payment", date=on, posted_at=now, property_id=property_id,
                          memo=memo[:400] or f"{method} payment", actor=actor)
@@ -113,6 +115,7 @@ def apply_prepaid(session: Session, property_id: int, unit_id: int, now: datetim
     on = on or now.date()
     n = int(session.scalar(select(func.count()).select_from(ledger.Entry).where(
         ledger.Entry.ref.like(f"prepaid:{unit_id}:%"))))
+    ensure_open(session, property_id, on, "prepaid_apply")
     entry = ledger.Entry(ref=f"prepaid:{unit_id}:{n + 1}", kind="prepaid_apply", date=on, posted_at=now,
                          property_id=property_id, memo="prepaid fees applied to open bills", actor=actor)
     session.add(entry)

@@ -4,6 +4,12 @@ Every figure is an SQL sum over ``fin_postings`` by account type (integer fen),
 for any date range, one property or consolidated. The cash-flow statement is
 the direct method: the non-cash side of every entry that moved cash, grouped
 by the counter account's category, so it always equals the change in cash.
+
+Year-end closing (``closing.py``): the income statement leaves the closing
+entries out, so a closed year still shows its revenue and expenses; the trial
+balance and balance sheet include them (post-closing balances: revenue and
+expense accounts at zero, the result in 4104 retained earnings, and the
+balance sheet's "earnings not yet closed" line holds only unclosed years).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from .accounts import CASH_ACCOUNTS
 from .bills import open_lines
 from .models import Account, Allocation, Bill, BillLine, Posting
 from .money import yuan
+from .periods import not_closing
 
 CASH_FLOW_LABELS = {
     "receivable": "Fees collected from residents", "prepaid": "Prepaid fees received (net of refunds)",
@@ -28,8 +35,10 @@ SECTION = {"fixed_asset": "investing", "equity": "financing"}
 
 
 def _sums(session: Session, start: date | None, end: date | None, property_id: int | None,
-          building_id: int | None = None) -> dict[str, int]:
+          building_id: int | None = None, operating: bool = False) -> dict[str, int]:
     q = select(Posting.account, func.sum(Posting.amount)).group_by(Posting.account)
+    if operating:
+        q = q.where(not_closing())
     if start is not None:
         q = q.where(Posting.date >= start)
     if end is not None:
@@ -86,7 +95,8 @@ def balance_sheet(session: Session, as_of: date, property_id: int | None = None)
         value = amount if t == "asset" else -amount
         sections[t].append({"account": code, "name": chart[code].name, "name_zh": chart[code].name_zh,
                             "amount": yuan(value), "_amount": value})
-    sections["equity"].append({"account": "", "name": "Earnings not yet closed", "name_zh": "未分配利润",
+    # revenue and expense of closed years sit in 4104 already; this line is what is not closed yet
+    sections["equity"].append({"account": "", "name": "Earnings not yet closed", "name_zh": "本年利润(未结转)",
                                "amount": yuan(earnings), "_amount": earnings})
     totals = {k: sum(r["_amount"] for r in v) for k, v in sections.items()}
     return {"statement": "balance_sheet", "as_of": as_of.isoformat(), "property_id": property_id,
@@ -97,8 +107,12 @@ def balance_sheet(session: Session, as_of: date, property_id: int | None = None)
 
 def income_statement(session: Session, start: date, end: date, property_id: int | None = None,
                      building_id: int | None = None) -> dict:
-    """Revenue and expenses of the period and the net result."""
-    chart, sums = _chart(session), _sums(session, start, end, property_id, building_id)
+    """Revenue and expenses of the period and the net result.
+
+    The year-end closing entries (and their reversals when a year is reopened)
+    are left out: a closed year still shows what it earned and spent, not zero.
+    """
+    chart, sums = _chart(session), _sums(session, start, end, property_id, building_id, operating=True)
     revenue = [{"account": c, "name": chart[c].name, "name_zh": chart[c].name_zh, "amount": yuan(-v), "_amount": -v}
                for c, v in sorted(sums.items()) if chart[c].type == "revenue"]
     expense = [{"account": c, "name": chart[c].name, "name_zh": chart[c].name_zh, "amount": yuan(v), "_amount": v}

@@ -22,7 +22,8 @@ async def _wait(d):
     return await d.asFuture(asyncio.get_running_loop()) if isinstance(d, Deferred) else d
 
 
-async def start(tmp_path, url=None):
+async def start(tmp_path, url=None, extra_users=()):
+    """A service tree on a free port; ``extra_users``: more (name, [(role, scope)]) to give tokens to."""
     from business.finance.schema import SECTION as FIN
     from business.identity import create_user, make_hasher, new_api_token
     from business.models import Building, Property, Unit
@@ -62,7 +63,7 @@ async def start(tmp_path, url=None):
         now = api.clock()
         tokens = {}
         for name, grants in (("fin", [("finance", "property:hq")]), ("resA", [("owner", f"unit:{units[0].id}")]),
-                             ("resB", [("owner", f"unit:{units[1].id}")])):
+                             ("resB", [("owner", f"unit:{units[1].id}")]), *extra_users):
             u = create_user(s, hasher, username=name, password="Passw0rd-Demo", actor="t", now=now, grants=grants)
             tokens[name] = new_api_token(s, u.id, "t", now, None, "t")[0]
         return tokens, [u.id for u in units]
