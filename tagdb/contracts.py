@@ -145,6 +145,14 @@ class HistoryQuery(Protocol):
     async def value_at(self, path: str, ts: datetime) -> HistoryPoint | None:
         """The last stored value at or before ``ts`` with its own timestamp and quality (billing reads)."""
 
+    async def value_at_many(self, paths: Sequence[str], ts: datetime) -> dict[str, HistoryPoint | None]:
+        """``value_at`` for many tags at one instant in a few backend queries (every meter at a boundary).
+
+        One key per distinct path, in the order given; None where a tag has no
+        value at or before ``ts``. Each point is exactly what ``value_at``
+        would return for that path (own timestamp, Bad qualities included).
+        """
+
     async def events(self, start: datetime, end: datetime,
                      sources: Sequence[str] | None = None) -> list[HistoryEvent]:
         """Events written with ``write_event`` in the range."""

@@ -1,9 +1,10 @@
 """Meter readings for billing: which meter a unit has, and the checks before a reading is billed.
 
-Readings come from the historian (``ctx.provides["history"]``, ``value_at``) at
-the period boundaries. A consumption is only billed when both readings exist,
-are Good, are fresh (at most ``max_age`` before the boundary) and the end is
-not lower than the start; otherwise the line is held for review with the reason.
+Readings come from the historian (``ctx.provides["history"]``: ``value_at_many``,
+or ``value_at`` per path) at the period boundaries. A consumption is only billed
+when both readings exist, are Good, are fresh (at most ``max_age`` before the
+boundary) and the end is not lower than the start; otherwise the line is held
+for review with the reason.
 """
 
 from __future__ import annotations
@@ -131,21 +132,46 @@ async def read_boundaries(history: Any, paths: Sequence[str], start: datetime, e
                           concurrency: int = 16) -> dict[str, tuple[Reading, Reading]]:
     """The readings of every path at the period's start and end (historian ``value_at``).
 
-    Up to ``concurrency`` queries are in flight at once (InfluxDB answers them
-    in parallel; the embedded store queues them on its reader thread). A path
-    the historian cannot answer for (an error) counts as missing: the line is
-    held, never billed from a guess.
+    A history with ``value_at_many`` (the historian and its sinks) answers each
+    boundary for every path in one batched call. Without it, one ``value_at``
+    per path and boundary runs, up to ``concurrency`` in flight at once
+    (InfluxDB answers them in parallel; the embedded store queues them on its
+    reader thread). A path the historian cannot answer for (an error, here
+    for a whole boundary when the batched call fails) counts as missing: the
+    line is held, never billed from a guess.
     """
+    paths = list(paths)
+    if history is None or not paths:
+        return {p: (to_reading(p, None), to_reading(p, None)) for p in paths}
+    if getattr(history, "value_at_many", None) is not None:
+        return await _read_batched(history, paths, start, end)
+    return await _read_per_path(history, paths, start, end, concurrency)
+
+
+async def _read_batched(history: Any, paths: list[str], start: datetime,
+                        end: datetime) -> dict[str, tuple[Reading, Reading]]:
+    at: list[dict] = []
+    for ts in (start, end):
+        try:
+            points = await history.value_at_many(paths, ts)
+        except Exception:  # a failed query must hold the lines, whatever the sink raised
+            points = {}
+        at.append(points)
+    return {p: (to_reading(p, at[0].get(p)), to_reading(p, at[1].get(p))) for p in paths}
+
+
+async def _read_per_path(history: Any, paths: list[str], start: datetime, end: datetime,
+                         concurrency: int) -> dict[str, tuple[Reading, Reading]]:
     from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
 
     async def one(path: str, ts: datetime) -> Reading:
         try:
-            point = await history.value_at(path, ts) if history is not None else None
+            point = await history.value_at(path, ts)
         except Exception:  # a failed query must hold the line, whatever the sink raised
             point = None
         return to_reading(path, point)
 
     sem = DeferredSemaphore(max(1, concurrency))
     jobs = [sem.run(lambda p=p, ts=ts: Deferred.fromCoroutine(one(p, ts))) for p in paths for ts in (start, end)]
-    results = await gatherResults(jobs) if jobs else []
+    results = await gatherResults(jobs)
     return {p: (results[2 * i], results[2 * i + 1]) for i, p in enumerate(paths)}

@@ -130,9 +130,29 @@ class Historian:
             raise QueryError(f"ts must be an aware datetime, got {ts!r}", "ts")
         return await self._sink().value_at(path, ts)
 
+    async def value_at_many(self, paths: Sequence[str], ts: datetime) -> dict[str, HistoryPoint | None]:
+        """``value_at`` for many tags at one instant, batched by the sink (every meter at a billing boundary).
+
+        One key per distinct path in the order given (None: no value at or
+        before ``ts``); an empty list answers an empty dict.
+        """
+        if not isinstance(ts, datetime) or ts.tzinfo is None:
+            raise QueryError(f"ts must be an aware datetime, got {ts!r}", "ts")
+        if isinstance(paths, str):
+            paths = [paths]
+        paths = list(dict.fromkeys(paths))
+        if not paths:
+            return {}
+        sink = self._sink()
+        many = getattr(sink, "value_at_many", None)
+        if many is None:
+            # A sink from before the batched query: still correct, one query per tag.
+            return {p: await sink.value_at(p, ts) for p in paths}
+        return await many(paths, ts)
+
     async def readings_at(self, paths: Sequence[str], ts: datetime) -> dict[str, HistoryPoint | None]:
-        """``value_at`` for several tags at one boundary (e.g. every meter at a billing period's end)."""
-        return {p: await self.value_at(p, ts) for p in dict.fromkeys(paths)}
+        """``value_at`` for several tags at one boundary (the REST ``at`` view); see :meth:`value_at_many`."""
+        return await self.value_at_many(paths, ts)
 
     async def events(self, start: datetime, end: datetime,
                      sources: Sequence[str] | None = None) -> list[HistoryEvent]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+
+import pytest
 import pytest_twisted
 import treq
 from twisted.internet import reactor, task
 
 from tagdb.contracts import HistoryEvent, HistoryQuery
+from tagdb.historian.errors import QueryError
 from tagdb.historian.schema import SECTION
 from tagdb.server.root import Component, build_root, make_context
 from tagdb.site.errors import Loc
@@ -64,6 +67,13 @@ async def test_changes_flow_to_the_store_and_back_out_through_rest(tmp_path):
         raw = await history.raw(["plant/chiller-1/supply_temp", "plant/chiller-1/debug_counter"], T0, at(10))
         assert [p.value for p in raw["plant/chiller-1/supply_temp"]] == [6.0, 6.1, 6.2, 6.3, 6.4]
         assert raw["plant/chiller-1/debug_counter"] == []     # history: false
+        many = await history.value_at_many(["plant/meter-1/energy_kwh", "plant/chiller-1/supply_temp",
+                                            "plant/chiller-1/debug_counter"], at(119))
+        assert (many["plant/meter-1/energy_kwh"].value, many["plant/chiller-1/supply_temp"].value) == (1000.0, 6.4)
+        assert many["plant/chiller-1/debug_counter"] is None
+        assert await history.value_at_many([], at(119)) == {}
+        with pytest.raises(QueryError):
+            await history.value_at_many(["plant/meter-1/energy_kwh"], at(119).replace(tzinfo=None))
 
         code, body = await _get(ctx, "/history?tags=plant/chiller-1/supply_temp&start=2026-11-01T00:00:00Z"
                                      "&end=2026-11-01T00:00:10Z")

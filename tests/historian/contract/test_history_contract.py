@@ -185,3 +185,68 @@ async def test_an_empty_store_answers_with_empty_history(store):
     assert await store.aggregate([path], T0, at(3600), 60) == {path: []}
     assert await store.value_at(path, at(60)) is None
     assert await store.events(T0, at(60)) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_value_at_many_reads_every_tag_at_one_instant(store):
+    meter, water, status = "b1/meter-1/energy_kwh", "b1/meter-1/water_m3", "b1/meter-1/status"
+    failed, system = "b1/meter-2/energy_kwh", "_system/historian/buffer/points"
+    odd = "b1/meter-3/o'brien \"east\", wing=2"   # quotes, comma, space and '=' in one InfluxQL literal
+    await store.write_points(rows([
+        tv(meter, 1000.5, at(100)), tv(meter, 1010.25, at(200), UNCERTAIN_LAST_USABLE), tv(meter, 1020.0, at(300)),
+        tv(water, 55.125, at(150)),
+        tv(status, "ok", at(120)), tv(status, "door open", at(250)),
+        tv(failed, 400.0, at(100)), tv(failed, None, at(180), BAD_COMM_FAILURE),
+        tv(system, 12.0, at(50)),
+        tv(odd, 7.0, at(199)),
+    ]))
+    asked = [meter, water, status, failed, system, odd, "b1/meter-9/nothing", meter]
+    got = await store.value_at_many(asked, at(200))
+    assert list(got) == [meter, water, status, failed, system, odd, "b1/meter-9/nothing"]   # one key per path, in order
+    # A point exactly at ts is the answer, with its own timestamp and quality.
+    assert (got[meter].path, got[meter].ts, got[meter].value, got[meter].quality.code) == (
+        meter, at(200), 1010.25, UNCERTAIN_LAST_USABLE.code)
+    assert (got[water].ts, got[water].value, got[water].quality.code) == (at(150), 55.125, GOOD.code)
+    assert (got[status].ts, got[status].value) == (at(120), "ok")
+    # A Bad last point is returned as it is (no value, Bad quality), not skipped for the older Good one.
+    assert (got[failed].ts, got[failed].value, got[failed].quality.code) == (at(180), None, BAD_COMM_FAILURE.code)
+    assert (got[system].ts, got[system].value) == (at(50), 12.0)
+    assert (got[odd].path, got[odd].value) == (odd, 7.0)
+    assert got["b1/meter-9/nothing"] is None
+    before = await store.value_at_many([meter, water, "b1/meter-9/nothing"], at(99.999999))
+    assert before == {meter: None, water: None, "b1/meter-9/nothing": None}
+    later = await store.value_at_many([meter, status], at(10_000))
+    assert (later[meter].value, later[status].value) == (1020.0, "door open")
+    assert await store.value_at_many([], at(200)) == {}
+
+
+@pytest_twisted.ensureDeferred
+async def test_value_at_many_equals_value_at_per_path_on_random_data(store):
+    """Seeded random histories over more paths than one InfluxDB chunk holds, read at random instants."""
+    rnd = random.Random(11)
+    paths = [f"b{i % 3}/meter-{i}/{'energy_kwh' if i % 2 else 'water_m3'}" for i in range(230)]
+    paths += [f"_system/bench/pt-{i}" for i in range(5)]        # a second measurement
+    values = []
+    times = set()
+    for path in paths[:-20]:                                    # the last 20 paths never get data
+        for _ in range(rnd.randint(1, 6)):
+            t = rnd.randint(0, 3600 * 10**6) / 1e6
+            times.add(t)
+            r = rnd.random()
+            if r < 0.15:
+                values.append(tv(path, None, at(t), BAD_COMM_FAILURE))
+            elif r < 0.25:
+                values.append(tv(path, rnd.choice(["ok", "fault"]), at(t)))
+            else:
+                values.append(tv(path, round(rnd.uniform(0, 1e6), 3), at(t),
+                                 UNCERTAIN_LAST_USABLE if rnd.random() < 0.1 else GOOD))
+    await store.write_points(rows(values))
+    instants = [at(0), at(1800), at(3601)] + [at(t) for t in rnd.sample(sorted(times), 3)]   # incl. exact hits
+    for ts in instants:
+        many = await store.value_at_many(paths, ts)
+        assert list(many) == paths
+        for path in paths:
+            one = await store.value_at(path, ts)
+            assert many[path] == one, (path, ts)
+        if ts == at(3601):   # after every point: exactly the paths with data have a reading
+            assert [p for p in paths if many[p] is None] == paths[-20:]
