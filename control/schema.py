@@ -2,8 +2,9 @@
 
 ``SECTION`` validates the shape (every error with file, line and field);
 ``validate_site`` checks what needs the whole site: tags that exist and are
-writable, cascade references without cycles, calendars that exist. See
-docs/control.md for the meaning of each key.
+writable, cascade references without cycles, calendars that exist, and that no
+tag has two control writers unless ``shared_writes`` declares the arbitration.
+See docs/control.md for the meaning of each key.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
 _PATH = Str(min_len=1)
 LOC_KEY = "_loc"
 KEYS_KEY = "_key_locs"
+ITEMS_KEY = "_item_locs"
+#: How a shared_writes entry names a control writer: the kind and name, as in the audit's source.
+WRITER_REF = rf"(loop|schedule|rule|rotation):{_NAME}"
 
 
 class Located(Schema):
@@ -36,6 +40,8 @@ class Located(Schema):
         if isinstance(clean, dict):
             clean[LOC_KEY] = getattr(value, "loc", loc)
             clean[KEYS_KEY] = dict(getattr(value, "key_locs", {}))
+            # Lines of list items (schedule targets, rotation members) for errors about one item.
+            clean[ITEMS_KEY] = {k: list(v.item_locs) for k, v in value.items() if hasattr(v, "item_locs")}
         return clean, errors
 
 
@@ -200,6 +206,8 @@ class Steps(Schema):
             if e and isinstance(item, dict) and not ({"write", "delay", "wait"} & set(item)):
                 e = [ConfigError(iloc, f"{field}[{i}]", "a step is {write, value|expr}, {delay} or {wait, timeout}")]
             errs += e
+            if isinstance(clean, dict):
+                clean[LOC_KEY] = iloc      # the step's own line, for errors about its write
             out.append(clean)
         return out, errs
 
@@ -222,7 +230,7 @@ INTERLOCK = Located({
     "message": Field(Str(), default=""),
 })
 
-MEMBER = Obj({
+MEMBER = Located({
     "name": Field(Str(pattern=_NAME), required=True),
     "run_hours": Field(_PATH, required=True),
     "command": Field(_PATH, required=True),
@@ -237,6 +245,13 @@ ROTATION = Located({
     "rotate_after_hours": Field(Number(min=0, exclusive_min=True), required=True),
     "demand": Field(OneOf((Number(integer=True, min=0), Expr())), default=1),
     "interval": Field(Duration(allow_zero=False), default=60.0),
+})
+
+SHARED = Located({
+    "writers": Field(ListOf(Str(pattern=WRITER_REF, hint="kind:name, kind one of loop, schedule, rule, rotation"),
+                            min_len=2), required=True,
+                     doc="the control writers allowed to share this tag: loop:<name>, schedule:<name>, ..."),
+    "reason": Field(Str(min_len=1), required=True, doc="why they cannot fight (for the next engineer)"),
 })
 
 INPUT = Located({
@@ -261,6 +276,8 @@ SECTION = Obj({
     "rotations": Field(MapOf(ROTATION), default={}),
     "inputs": Field(MapOf(INPUT), default={},
                     doc="soft points _system/control/inputs/<name> set through the command path"),
+    "shared_writes": Field(MapOf(SHARED, key_pattern=r"\S+", key_hint="a tag path"), default={},
+                           doc="tags deliberately written by more than one control writer"),
 })
 
 

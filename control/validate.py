@@ -1,4 +1,5 @@
-"""Site-wide checks of the ``control:`` section (tags exist and are writable, references resolve)."""
+"""Site-wide checks of the ``control:`` section (tags exist and are writable, references resolve,
+one control writer per tag: see :mod:`control.writers`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any, Mapping
 
 from tagdb.patterns import compile_pattern, is_wildcard
 from tagdb.site.errors import ConfigError, Loc
+
+from .writers import check_writers
 
 LOC_KEY = "_loc"
 INTERNAL = "_system/"
@@ -113,6 +116,7 @@ def check_section(section: Mapping[str, Any], tags: Mapping[str, Any], files: tu
             tag(rot, f"{f}.members[{i}].command", m["command"], writable=True)
             expr_tags(rot, f"{f}.members[{i}].fault", m.get("fault"))
         expr_tags(rot, f"{f}.demand", rot["demand"])
+    errors += check_writers(section, default)
     return errors
 
 
