@@ -70,7 +70,7 @@ class CommandsResource(JsonResource):
         if segs == ["loops"]:
             return 200, {name: {"mode": l.state.mode, "status": l.state.status, "sp": json_value(l.state.sp),
                                 "pv": json_value(l.state.pv), "out": json_value(l.state.out),
-                                "alarm": l.state.alarm, "write": l.state.write}
+                                "alarm": l.state.alarm, "write": l.state.write, "interlock": l.state.interlock}
                          for name, l in self.engine.loops.items()}
         if segs:
             raise ApiError(404, "not_found", f"no resource /commands/{'/'.join(segs)}")
