@@ -24,6 +24,7 @@ import panel as pn
 
 from . import render as r
 from .auth import ACK, SHELVE
+from .i18n import optional, tr
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ SHELVE_CHOICES = {"15 min": 900.0, "1 h": 3600.0, "8 h": 8 * 3600.0, "24 h": 864
 # action -> (permission, past tense for the result line)
 ACTIONS = {"ack": (ACK, "acknowledged"), "shelve": (SHELVE, "shelved"), "unshelve": (SHELVE, "unshelved")}
 SHELVE_COLUMNS = ["shelved by", "shelved until", "shelve reason"]
+COLUMNS = ["id", "time", "priority", "rank", "state", "building", "area", "equipment", "message", "value",
+           "work order", *SHELVE_COLUMNS]
 # State filters whose rows can be shelved: only these show the shelving columns (calm grid otherwise).
 SHELVE_STATES = ("shelved", "all")
 
@@ -85,38 +88,49 @@ def _states():
     return list(AlarmState)
 
 
-def counts_html(src: AlarmSource, building: str | None = None) -> str:
+def state_name(state: str, lang: str = "en") -> str:
+    """An alarm state as the operator reads it, in ``lang`` (an unknown state as is)."""
+    return tr(lang, f"st.{state}") if state in STATE_NAMES else state
+
+
+def priority_name(priority: str, lang: str = "en") -> str:
+    """A priority name in ``lang`` (the standard ones translated, site-configured ones as is)."""
+    return optional(lang, "prio", priority)
+
+
+def counts_html(src: AlarmSource, building: str | None = None, lang: str = "en") -> str:
     """Alarm counts by priority (grey zero, priority colour when any)."""
     if not src.available:
-        return '<span class="none">alarms not configured</span>'
+        return f'<span class="none">{tr(lang, "a.not_configured")}</span>'
     parts = []
     for p, n in src.counts(building).items():
         if n:
-            parts.append(f'{r.priority(p)} <b data-count="{escape(p)}">{n}</b>')
+            parts.append(f'{r.priority(p, lang)} <b data-count="{escape(p)}">{n}</b>')
         else:
-            parts.append(f'<span style="color:#666">{escape(p)} <span data-count="{escape(p)}">0</span></span>')
+            parts.append(f'<span style="color:#666">{escape(priority_name(p, lang))} '
+                         f'<span data-count="{escape(p)}">0</span></span>')
     return " &nbsp; ".join(parts)
 
 
-def banner_html(src: AlarmSource, size: int) -> str:
+def banner_html(src: AlarmSource, size: int, lang: str = "en") -> str:
     """The newest highest-priority alarms, on every page."""
     if not src.available:
-        return '<div class="banner"><span class="none">Alarms not configured for this site</span></div>'
+        return f'<div class="banner"><span class="none">{tr(lang, "a.banner_not_configured")}</span></div>'
     recs = src.active()
     unacked = sum(1 for x in recs if x.state.value in ("unack_active", "rtn_unack"))
     if not recs:
-        return '<div class="banner hmi" data-banner="1"><span class="none">No active alarms</span></div>'
+        return f'<div class="banner hmi" data-banner="1"><span class="none">{tr(lang, "a.none_active")}</span></div>'
     lines = []
     for rec in recs[:size]:
         d = rec.definition
         when = datetime.fromtimestamp(rec.since, timezone.utc).strftime("%H:%M:%S") if rec.since else ""
-        lines.append(f'<div data-alarm="{escape(d.id)}">{r.priority(d.priority)} {escape(when)} '
+        lines.append(f'<div data-alarm="{escape(d.id)}">{r.priority(d.priority, lang)} {escape(when)} '
                      f'<b>{escape(_message(rec))}</b> '
-                     f'<i>{escape(STATE_NAMES.get(rec.state.value, rec.state.value))}</i>'
+                     f'<i>{escape(state_name(rec.state.value, lang))}</i>'
                      "</div>")
-    more = f"<div>{len(recs) - size} more in the alarm summary</div>" if len(recs) > size else ""
-    return (f'<div class="banner hmi" data-banner="1"><div>{len(recs)} active, {unacked} unacknowledged · '
-            f'{counts_html(src)}</div>{"".join(lines)}{more}</div>')
+    more = f"<div>{tr(lang, 'a.more', n=len(recs) - size)}</div>" if len(recs) > size else ""
+    return (f'<div class="banner hmi" data-banner="1"><div>{tr(lang, "a.totals", active=len(recs), unacked=unacked)}'
+            f' · {counts_html(src, None, lang)}</div>{"".join(lines)}{more}</div>')
 
 
 def _message(rec) -> str:
@@ -145,37 +159,46 @@ def table(src: AlarmSource, recs: list) -> pd.DataFrame:
                      "shelved by": rec.shelved_by or "",
                      "shelved until": _utc(rec.shelved_until) if rec.shelved else "",
                      "shelve reason": rec.shelve_reason or ""})
-    cols = ["id", "time", "priority", "rank", "state", "building", "area", "equipment", "message", "value",
-            "work order", *SHELVE_COLUMNS]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 class AlarmSummary:
     """The alarm summary page: filters, a sortable table, acknowledge, shelve and unshelve with a comment."""
 
-    def __init__(self, src: AlarmSource, principal: Any, notify: Callable[[], None]) -> None:
+    def __init__(self, src: AlarmSource, principal: Any, notify: Callable[[], None], lang: str = "en") -> None:
         self.src = src
         self.principal = principal
         self.notify = notify
-        opts = ["(all)"]
-        self.building = pn.widgets.Select(label="Building", options=opts + sorted(
-            {x.definition.building for x in src.engine.records.values() if x.definition.building}) if src.available
+        self.lang = lang
+        t = self.t
+        # Options are {shown text: value}: the filter logic and tests keep using the untranslated values.
+        opts = {t("a.all"): "(all)"}
+        self.building = pn.widgets.Select(label=t("a.building"), options={**opts, **{b: b for b in sorted(
+            {x.definition.building for x in src.engine.records.values() if x.definition.building})}}
+            if src.available else opts, width=160)
+        self.area = pn.widgets.Select(label=t("a.area"), options={**opts, **{a: a for a in sorted(
+            {x.definition.area for x in src.engine.records.values() if x.definition.area})}} if src.available
             else opts, width=160)
-        self.area = pn.widgets.Select(label="Area", options=opts + sorted(
-            {x.definition.area for x in src.engine.records.values() if x.definition.area}) if src.available else opts,
-            width=160)
-        self.priority = pn.widgets.Select(label="Priority", options=opts + src.priorities(), width=130)
-        self.state = pn.widgets.Select(label="State", options={"annunciated": "annunciated", **{
-            STATE_NAMES[s]: s for s in STATE_NAMES if s != "normal"}, "(all not normal)": "all"}, width=200)
+        self.priority = pn.widgets.Select(label=t("a.priority"), options={
+            **opts, **{priority_name(p, lang): p for p in src.priorities()}}, width=130)
+        self.state = pn.widgets.Select(label=t("a.state"), options={t("a.annunciated"): "annunciated", **{
+            state_name(s, lang): s for s in STATE_NAMES if s != "normal"}, t("a.all_not_normal"): "all"}, width=200)
+        # Column titles and the state/priority cells are translated in the browser; the frame keeps raw values.
+        titles = {c: t(f"col.{c}") for c in COLUMNS if c != "rank"}
+        formatters = {"state": {"type": "lookup", **{s: state_name(s, lang) for s in STATE_NAMES}},
+                      "priority": {"type": "lookup", **{p: priority_name(p, lang) for p in src.priorities()}}}
         self.grid = pn.widgets.Tabulator(table(src, []), show_index=False, selectable="checkbox", disabled=True,
                                          hidden_columns=["rank", *SHELVE_COLUMNS], height=420,
-                                         sizing_mode="stretch_width", pagination=None)
-        self.comment = pn.widgets.TextInput(label="Comment (required)", placeholder="why", width=320)
-        self.shelve_for = pn.widgets.Select(label="Shelve for", options=list(SHELVE_CHOICES), width=100)
-        self.ack = pn.widgets.Button(label="Acknowledge selected", color="primary", width=190,
+                                         sizing_mode="stretch_width", pagination=None, titles=titles,
+                                         formatters=formatters)
+        self.comment = pn.widgets.TextInput(label=t("a.comment"), placeholder=t("a.why"), width=320)
+        self.shelve_for = pn.widgets.Select(label=t("a.shelve_for"),
+                                            options={t(f"dur.{k}"): k for k in SHELVE_CHOICES}, width=100)
+        self.ack = pn.widgets.Button(label=t("a.ack_selected"), color="primary", width=190,
                                      disabled=not principal.can(ACK))
-        self.shelve = pn.widgets.Button(label="Shelve selected", width=150, disabled=not principal.can(SHELVE))
-        self.unshelve = pn.widgets.Button(label="Unshelve selected", width=160, disabled=not principal.can(SHELVE))
+        self.shelve = pn.widgets.Button(label=t("a.shelve_selected"), width=150, disabled=not principal.can(SHELVE))
+        self.unshelve = pn.widgets.Button(label=t("a.unshelve_selected"), width=160,
+                                          disabled=not principal.can(SHELVE))
         self.result = pn.pane.HTML("", sizing_mode="stretch_width")
         self.ack.on_click(lambda _e: self._act("ack"))
         self.shelve.on_click(lambda _e: self._act("shelve"))
@@ -183,6 +206,10 @@ class AlarmSummary:
         for w in (self.building, self.area, self.priority, self.state):
             w.param.watch(lambda _e: self.refresh(), "value")
         self.refresh()
+
+    def t(self, key: str, **fields) -> str:
+        """The text of ``key`` in the session's language."""
+        return tr(self.lang, key, **fields)
 
     def layout(self) -> pn.Column:
         """The page."""
@@ -213,19 +240,20 @@ class AlarmSummary:
         self.grid.selection = [i for i, aid in enumerate(df["id"]) if aid in keep]
 
     def _act(self, action: str) -> None:
-        permission, verb = ACTIONS[action]
+        permission = ACTIONS[action][0]
         # A disabled button only stops an honest browser: the server checks the permission again.
         if not self.principal.can(permission):
-            self.result.object = (f'<div data-result="{action}" class="v q-bad">{escape(self.principal.user)} '
-                                  f'may not {action} alarms (permission {permission})</div>')
+            text = self.t("a.may_not", user=self.principal.user, action=self.t(f"a.verb.{action}"),
+                          permission=permission)
+            self.result.object = f'<div data-result="{action}" class="v q-bad">{escape(text)}</div>'
             return
         ids = self._selected()
         comment = (self.comment.value or "").strip()
         if not ids:
-            self.result.object = '<span class="v q-bad">Select one or more alarms first</span>'
+            self.result.object = f'<span class="v q-bad">{self.t("a.select_first")}</span>'
             return
         if not comment:
-            self.result.object = '<span class="v q-bad">A comment is required</span>'
+            self.result.object = f'<span class="v q-bad">{self.t("a.comment_required")}</span>'
             return
         done, skipped, failed = [], [], []
         engine, user = self.src.engine, self.principal.user
@@ -244,9 +272,10 @@ class AlarmSummary:
                 done.append(aid)
             except Exception as exc:  # the engine's refusal (already shelved, unknown) is shown as is
                 failed.append(f"{aid}: {exc}")
-        msg = f"{len(done)} {verb} by {escape(user)}"
+        msg = escape(self.t(f"a.done.{action}", n=len(done), user=user))
         if skipped:
-            msg += f'<br><span data-skipped="{len(skipped)}">skipped, not shelved: {escape(", ".join(skipped))}</span>'
+            msg += (f'<br><span data-skipped="{len(skipped)}">'
+                    f'{escape(self.t("a.skipped", ids=", ".join(skipped)))}</span>')
         if failed:
             msg += "<br>" + "<br>".join(escape(f) for f in failed)
         # Deselect before redrawing, so a second click cannot repeat the action on the same alarms.

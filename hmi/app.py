@@ -23,6 +23,7 @@ from . import auth as hauth
 from . import pages
 from .alarms_view import AlarmSource, AlarmSummary, banner_html
 from .faceplate import Faceplates
+from .i18n import LANGUAGES, tr
 from .live import Block, LiveView
 from .model import SiteIndex
 from .render import CSS
@@ -32,14 +33,6 @@ log = logging.getLogger(__name__)
 
 # The alarm summary's table needs its JS bundle in the page before it is first shown.
 pn.extension("tabulator")
-
-TEXT = {
-    "en": {"title": "Operator HMI", "user": "User name", "password": "Password", "login": "Log in",
-           "overview": "Overview", "alarms": "Alarm summary", "trends": "Trends", "logout": "Log out",
-           "updated": "updated"},
-    "zh": {"title": "运行监控", "user": "用户名", "password": "密码", "login": "登录", "overview": "总览",
-           "alarms": "报警汇总", "trends": "趋势", "logout": "退出", "updated": "更新于"},
-}
 
 
 class HmiApp:
@@ -113,14 +106,14 @@ class Session:
         self.app = app
         self.lang = app.lang
         self.principal = None
-        self.live = LiveView(app.tags)
+        self.live = LiveView(app.tags, self.lang)
         self.page: pages.Page | None = None
         self.summary: AlarmSummary | None = None
         self.alarms_dirty = False
         self.callback = None
         self.last_clock = ""
         self._unsub_events = None
-        self.banner = Block([], lambda _v: banner_html(app.alarms, app.section["banner_size"]))
+        self.banner = Block([], lambda _v: banner_html(app.alarms, app.section["banner_size"], self.lang))
         self.content = pn.Column(sizing_mode="stretch_width")
         self.clock = pn.pane.HTML("", width=170)
         self.root = pn.Column(pn.pane.HTML(f"<style>{CSS}</style>", height=0, margin=0), sizing_mode="stretch_width",
@@ -135,8 +128,9 @@ class Session:
             self._show_login()
         pn.state.on_session_destroyed(lambda _ctx: self.close())
 
-    def t(self, key: str) -> str:
-        return TEXT.get(self.lang, TEXT["en"]).get(key, key)
+    def t(self, key: str, **fields) -> str:
+        """The text of ``key`` in this session's language (see :mod:`hmi.i18n`)."""
+        return tr(self.lang, key, **fields)
 
     # -- login -------------------------------------------------------------------------------
     def _show_login(self, message: str = "") -> None:
@@ -144,19 +138,19 @@ class Session:
         password = pn.widgets.PasswordInput(label=self.t("password"), width=260)
         button = pn.widgets.Button(label=self.t("login"), color="primary", width=260)
         note = pn.pane.HTML(f'<span class="abn" data-login="error">{escape(message)}</span>' if message else "")
-        lang = pn.widgets.RadioButtonGroup(options=list(TEXT), value=self.lang, width=100)
+        lang = pn.widgets.RadioButtonGroup(options=list(LANGUAGES), value=self.lang, width=100)
 
         async def submit(_event) -> None:
             try:
                 self.principal, _token = await hauth.login(self.app.ctx.auth, user.value, password.value)
             except hauth.LoginFailed as exc:
-                self._show_login(str(exc))
+                self._show_login(self.t(exc.key, **exc.fields) if exc.key else str(exc))
                 return
             log.info("HMI: %s signed in", self.principal.user)
             await self._enter()
 
         def switch(event) -> None:
-            self.lang = event.new
+            self.lang = self.live.values.lang = event.new
             self._show_login()
         button.on_click(submit)
         lang.param.watch(switch, "value")
@@ -167,7 +161,7 @@ class Session:
     # -- the main frame ------------------------------------------------------------------------
     async def _enter(self) -> None:
         p = self.principal
-        role = "operator" if hauth.can_command(p) else "view only"
+        role = self.t("role.operator" if hauth.can_command(p) else "role.viewer")
         out = pn.widgets.Button(label=self.t("logout"), width=90)
         out.on_click(lambda _e: self.logout())
         nav = pn.Row(self._nav(self.t("overview"), "overview"), self._nav(self.t("alarms"), "alarms"),
@@ -198,15 +192,16 @@ class Session:
 
     def env(self) -> pages.Env:
         """What the pages need for this session."""
-        fp = Faceplates(self.app.command_path(), self.principal, self.app.tags, self.app.loops)
+        fp = Faceplates(self.app.command_path(), self.principal, self.app.tags, self.app.loops, self.lang)
         return pages.Env(self.app.ix, self.app.tags, self.app.alarms, self.go, self.principal,
                          history=self.app.history, faceplates=fp,
                          asset_link=self.app.asset_link if "business" in self.app.ctx.provides else None,
-                         clock=self.app.ctx.reactor)
+                         clock=self.app.ctx.reactor, lang=self.lang)
 
     def go(self, page: str, **args: str) -> None:
         """Show another page: the old page's subscriptions end, the new page's begin."""
         env = self.env()
+        self.live.values.lang = self.lang
         self.summary = None
         if page == "overview":
             built = pages.overview(env)
@@ -218,14 +213,14 @@ class Session:
             built = pages.equipment_detail(env, args["id"])
         elif page == "alarms":
             if not self.app.alarms.available:
-                built = pages.Page("Alarms", pn.pane.HTML("<b>Alarms are not configured for this site</b>"))
+                built = pages.Page(self.t("alarms"), pn.pane.HTML(f"<b>{self.t('page.no_alarms')}</b>"))
             else:
-                self.summary = AlarmSummary(self.app.alarms, self.principal, lambda: self._on_alarm(None))
-                built = pages.Page("Alarm summary", self.summary.layout())
+                self.summary = AlarmSummary(self.app.alarms, self.principal, lambda: self._on_alarm(None), self.lang)
+                built = pages.Page(self.t("alarms"), self.summary.layout())
         elif page == "trends":
             initial = [t for t in (args.get("tags") or "").split(",") if t]
-            trend = TrendPage(self.app.ctx.site, self.app.history, self.app.ctx.reactor, initial)
-            built = pages.Page("Trends", trend.layout(), [trend.block])
+            trend = TrendPage(self.app.ctx.site, self.app.history, self.app.ctx.reactor, initial, self.lang)
+            built = pages.Page(self.t("trends"), trend.layout(), [trend.block])
             trend.relive = lambda: self.live.show(built.blocks)
             if initial and self.app.history is not None:
                 built.after.append(trend.show)

@@ -22,19 +22,30 @@ VIEW, COMMAND, ACK, SHELVE = "hmi.view", "hmi.command", "alarms.ack", "alarms.sh
 
 
 class LoginFailed(Exception):
-    """Wrong user name or password, a locked account, or no HMI permission."""
+    """Wrong user name or password, a locked account, or no HMI permission.
+
+    ``key`` and ``fields`` name the HMI text (:mod:`hmi.i18n`) of the refusals the HMI itself decides, so the
+    login page shows them in its language; refusals of the identity service carry only their own message.
+    """
+
+    def __init__(self, message: str, key: str | None = None, **fields) -> None:
+        super().__init__(message)
+        self.key = key
+        self.fields = fields
 
 
 async def login(auth: Any, username: str, password: str) -> tuple[Principal, str | None]:
     """Check the credentials; returns the principal and a session token (when the authenticator has sessions)."""
     if not username or not password:
-        raise LoginFailed("enter a user name and a password")
+        raise LoginFailed("enter a user name and a password", "login.empty")
     if hasattr(auth, "login"):
         try:
             result = await run(auth.login(username, password))
         except Exception as exc:  # AuthenticationRequired, AccountLocked: both carry an operator-readable text
             log.info("HMI login refused for %r: %s", username, exc)
-            raise LoginFailed(str(exc) or "wrong user name or password") from None
+            if not str(exc):
+                raise LoginFailed("wrong user name or password", "login.wrong") from None
+            raise LoginFailed(str(exc)) from None
         principal = auth.authenticate_token(result["token"])
         token = result["token"]
     else:
@@ -42,9 +53,10 @@ async def login(auth: Any, username: str, password: str) -> tuple[Principal, str
         principal = await loop.run_in_executor(None, auth.authenticate_password, username, password)
         token = None
     if principal is None:
-        raise LoginFailed("wrong user name or password")
+        raise LoginFailed("wrong user name or password", "login.wrong")
     if not principal.can(VIEW):
-        raise LoginFailed(f"user {principal.user!r} has no HMI access (permission {VIEW})")
+        raise LoginFailed(f"user {principal.user!r} has no HMI access (permission {VIEW})", "login.no_access",
+                          user=repr(principal.user), permission=VIEW)
     return principal, token
 
 

@@ -19,6 +19,7 @@ import panel as pn
 from . import render as r
 from .aio import run
 from .auth import can_command
+from .i18n import tr
 from .live import Block, Values
 
 log = logging.getLogger(__name__)
@@ -26,31 +27,38 @@ log = logging.getLogger(__name__)
 LOOP_PREFIX = "_system/control/loops"
 STATUS_TEXT = {"done": "confirmed", "refused": "refused", "failed": "failed",
                "confirmation_required": "needs confirmation"}
-BOOL_LABELS = {"in_service": ("Return to service", "Take out of service"), "open_cmd": ("Open", "Release"),
-               "command": ("On", "Off")}
+# point name -> text keys of its (True, False) buttons
+BOOL_LABELS = {"in_service": ("f.return_to_service", "f.take_out_of_service"), "open_cmd": ("f.open", "f.release"),
+               "command": ("f.on", "f.off")}
+LOOP_ROWS = ("mode", "sp", "pv", "out")
 
 
 def _bool_labels(name: str) -> tuple[str, str]:
-    return BOOL_LABELS.get(name, ("Start", "Stop"))
+    return BOOL_LABELS.get(name, ("f.start", "f.stop"))
 
 
-def result_html(record: Any) -> str:
-    """The outcome of one command as the operator sees it."""
-    status = STATUS_TEXT.get(record.status, record.status)
+def result_html(record: Any, lang: str = "en") -> str:
+    """The outcome of one command as the operator sees it (the command path's message as it reports it)."""
+    status = tr(lang, f"f.{record.status}") if record.status in STATUS_TEXT else record.status
     cls = "" if record.status == "done" else ' class="abn"'
-    return (f'<div data-command="{escape(record.status)}"><b{cls}>{escape(status)}</b>: '
+    return (f'<div data-command="{escape(record.status)}"><b{cls}>{escape(status)}</b>{tr(lang, "colon")}'
             f"{escape(record.path)} = {escape(repr(record.new_value))} · {escape(record.message)}</div>")
 
 
 class Faceplates:
     """The command widgets of one equipment (see the module docstring)."""
 
-    def __init__(self, commands: Any, principal: Any, tags: Any, loops: dict[str, dict]) -> None:
+    def __init__(self, commands: Any, principal: Any, tags: Any, loops: dict[str, dict], lang: str = "en") -> None:
         self.commands = commands
         self.principal = principal
         self.tags = tags
         self.loops = loops
+        self.lang = lang
         self.allowed = can_command(principal) and commands is not None
+
+    def t(self, key: str, **fields) -> str:
+        """The text of ``key`` in the session's language."""
+        return tr(self.lang, key, **fields)
 
     def for_equipment(self, eq: Any) -> tuple[list[Any], list[Block]]:
         """Widgets and live blocks (loop state) of the faceplates of ``eq``."""
@@ -68,9 +76,9 @@ class Faceplates:
         if not items:
             return [], []
         note = [] if self.allowed else [pn.pane.HTML(
-            '<i data-viewonly="1">View only: your role may not send commands</i>' if self.commands is not None
-            else "<i>Commands are not available (no command path)</i>")]
-        return [pn.pane.HTML("<h4>Commands</h4>"), *note, *items], blocks
+            f'<i data-viewonly="1">{self.t("f.view_only")}</i>' if self.commands is not None
+            else f"<i>{self.t('f.no_commands')}</i>")]
+        return [pn.pane.HTML(f"<h4>{self.t('f.commands')}</h4>"), *note, *items], blocks
 
     # -- one writable point ----------------------------------------------------------------
     def _point(self, path: str, spec: Any) -> pn.Column:
@@ -80,8 +88,8 @@ class Faceplates:
         title = pn.pane.HTML(f"<b>{escape(name)}</b> <small>{escape(spec.description)}</small>")
         if spec.data_type == "bool":
             on, off = _bool_labels(name)
-            b_on = pn.widgets.Button(label=on, width=150, disabled=not self.allowed)
-            b_off = pn.widgets.Button(label=off, width=150, disabled=not self.allowed)
+            b_on = pn.widgets.Button(label=self.t(on), width=150, disabled=not self.allowed)
+            b_off = pn.widgets.Button(label=self.t(off), width=150, disabled=not self.allowed)
             b_on.on_click(self._handler(path, lambda: True, out, confirm_row))
             b_off.on_click(self._handler(path, lambda: False, out, confirm_row))
             controls = pn.Row(b_on, b_off)
@@ -93,7 +101,8 @@ class Faceplates:
             current = self.tags.get(path)
             if current.value is not None and current.quality.is_good:
                 entry.value = int(current.value) if integer else float(current.value)
-            send = pn.widgets.Button(label=f"Set {name}", width=140, disabled=not self.allowed, align="end")
+            send = pn.widgets.Button(label=self.t("f.set", name=name), width=140, disabled=not self.allowed,
+                                     align="end")
             send.on_click(self._handler(path, lambda: entry.value, out, confirm_row))
             controls = pn.Row(entry, send)
         return pn.Column(title, controls, confirm_row, out, styles={"background": "#e4e4e4"}, margin=(4, 4))
@@ -105,13 +114,13 @@ class Faceplates:
 
     async def _send(self, path: str, value: Any, out: pn.pane.HTML, confirm_row: pn.Row) -> None:
         if value is None:
-            out.object = '<span class="abn">enter a value first</span>'
+            out.object = f'<span class="abn">{self.t("f.enter_value")}</span>'
             return
         critical = self.commands is not None and hasattr(self.commands, "is_critical") and \
             self.commands.is_critical(path)
         if critical:
-            yes = pn.widgets.Button(label="Confirm", color="danger", width=110)
-            no = pn.widgets.Button(label="Cancel", width=90)
+            yes = pn.widgets.Button(label=self.t("f.confirm"), color="danger", width=110)
+            no = pn.widgets.Button(label=self.t("f.cancel"), width=90)
 
             async def confirmed(_e):
                 confirm_row.visible = False
@@ -119,11 +128,12 @@ class Faceplates:
 
             def cancelled(_e):
                 confirm_row.visible = False
-                out.object = "<i>cancelled</i>"
+                out.object = f"<i>{self.t('f.cancelled')}</i>"
             yes.on_click(confirmed)
             no.on_click(cancelled)
-            confirm_row[:] = [pn.pane.HTML(f'<b class="abn">Critical command</b>: set {escape(path)} to '
-                                           f"{escape(repr(value))}?"), yes, no]
+            question = self.t("f.critical_q", path=path, value=repr(value))
+            ask = f'<b class="abn">{self.t("f.critical")}</b>{self.t("colon")}{escape(question)}'
+            confirm_row[:] = [pn.pane.HTML(ask), yes, no]
             confirm_row.visible = True
             return
         await self.execute(path, value, out, confirm=False)
@@ -131,36 +141,43 @@ class Faceplates:
     async def execute(self, path: str, value: Any, out: pn.pane.HTML, confirm: bool) -> Any:
         """Run one command and show its result (the record is returned for callers and tests)."""
         if not self.allowed:
-            out.object = '<b class="abn">refused</b>: your role may not send commands'
+            out.object = f'<b class="abn">{self.t("f.refused")}</b>{self.t("colon")}{self.t("f.not_allowed")}'
             return None
-        out.object = f"<i>sending {escape(path)} = {escape(repr(value))} …</i>"
+        out.object = f"<i>{escape(self.t('f.sending', path=path, value=repr(value)))}</i>"
         try:
             record = await run(self.commands.execute(self.principal, path, value, reason="operator command",
                                                      confirm=confirm, source="hmi"))
         except Exception as exc:  # the command path reports refusals as records; this is a crash
             log.exception("HMI command %s = %r failed", path, value)
-            out.object = f'<b class="abn">failed</b>: {escape(type(exc).__name__)}: {escape(str(exc))}'
+            out.object = (f'<b class="abn">{self.t("f.failed")}</b>{self.t("colon")}'
+                          f"{escape(type(exc).__name__)}: {escape(str(exc))}")
             return None
-        out.object = result_html(record)
+        out.object = result_html(record, self.lang)
         return record
 
     # -- a PID loop ----------------------------------------------------------------------------
     def _loop(self, name: str, loop: dict) -> tuple[pn.Column, Block]:
         base = f"{LOOP_PREFIX}/{name}"
-        paths = [f"{base}/{k}" for k in ("mode", "sp", "pv", "out")]
+        paths = [f"{base}/{k}" for k in LOOP_ROWS]
+
+        modes = {m: self.t(f"f.{m}") for m in ("manual", "auto")}
 
         def show(v: Values) -> str:
-            return r.rows([(k, r.value(f"{base}/{k}", v.shown(f"{base}/{k}", 1))) for k in ("mode", "sp", "pv", "out")])
+            return r.rows([(self.t(f"f.{k}"), r.value(f"{base}/{k}", v.shown(f"{base}/{k}", 1,
+                                                                          modes if k == "mode" else None),
+                                                      lang=self.lang)) for k in LOOP_ROWS])
         block = Block(paths, show)
         out = pn.pane.HTML("", sizing_mode="stretch_width")
         confirm_row = pn.Row(visible=False)
-        mode = pn.widgets.RadioButtonGroup(options=["manual", "auto"], value=None, width=180, disabled=not self.allowed)
-        output = pn.widgets.FloatInput(label="output (manual)", width=140, start=loop.get("out_min"),
+        # {shown text: value}: the loop's mode tag takes "manual"/"auto" whatever the operator's language.
+        mode = pn.widgets.RadioButtonGroup(options={self.t("f.manual"): "manual", self.t("f.auto"): "auto"},
+                                           value=None, width=180, disabled=not self.allowed)
+        output = pn.widgets.FloatInput(label=self.t("f.output_manual"), width=140, start=loop.get("out_min"),
                                        end=loop.get("out_max"), disabled=not self.allowed)
-        sp = pn.widgets.FloatInput(label="setpoint", width=140, start=loop.get("sp_min"), end=loop.get("sp_max"),
-                                   disabled=not self.allowed)
-        set_out = pn.widgets.Button(label="Set output", width=110, disabled=not self.allowed, align="end")
-        set_sp = pn.widgets.Button(label="Set setpoint", width=110, disabled=not self.allowed, align="end")
+        sp = pn.widgets.FloatInput(label=self.t("f.setpoint"), width=140, start=loop.get("sp_min"),
+                                   end=loop.get("sp_max"), disabled=not self.allowed)
+        set_out = pn.widgets.Button(label=self.t("f.set_output"), width=110, disabled=not self.allowed, align="end")
+        set_sp = pn.widgets.Button(label=self.t("f.set_setpoint"), width=110, disabled=not self.allowed, align="end")
         mode_handler = self._handler(f"{base}/mode", lambda: mode.value, out, confirm_row)
 
         async def mode_changed(event) -> None:
@@ -169,8 +186,8 @@ class Faceplates:
         mode.param.watch(mode_changed, "value")
         set_out.on_click(self._handler(f"{base}/out", lambda: output.value, out, confirm_row))
         set_sp.on_click(self._handler(f"{base}/sp", lambda: sp.value, out, confirm_row))
-        title = f"<b>Loop {escape(name)}</b> <small>{escape(loop.get('description') or '')}</small>"
-        col = pn.Column(pn.pane.HTML(title),
-                        block.pane, pn.Row(pn.pane.HTML("mode"), mode), pn.Row(output, set_out), pn.Row(sp, set_sp),
+        title = f"<b>{escape(self.t('f.loop', name=name))}</b> <small>{escape(loop.get('description') or '')}</small>"
+        col = pn.Column(pn.pane.HTML(title), block.pane, pn.Row(pn.pane.HTML(self.t("f.mode")), mode),
+                        pn.Row(output, set_out), pn.Row(sp, set_sp),
                         confirm_row, out, styles={"background": "#e4e4e4"}, margin=(4, 4))
         return col, block

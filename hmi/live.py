@@ -19,6 +19,7 @@ import panel as pn
 
 from tagdb.values import TagValue
 
+from .i18n import tr
 from .quality import Shown, show
 from .render import CSS
 
@@ -48,13 +49,18 @@ def patterns_for(paths: Iterable[str]) -> list[str]:
 
 
 class Values:
-    """What a block's render function reads: current values, specs and display forms."""
+    """What a block's render function reads: current values, specs, display forms and the session's language."""
 
-    def __init__(self, tags: Any) -> None:
+    def __init__(self, tags: Any, lang: str = "en") -> None:
         self.tags = tags
+        self.lang = lang
         self.current: dict[str, TagValue] = {}
         self._specs: dict[str, Any] = {}
         self._health: dict[str, str | None] = {}
+
+    def t(self, key: str, **fields) -> str:
+        """The text of ``key`` in the session's language (see :mod:`hmi.i18n`)."""
+        return tr(self.lang, key, **fields)
 
     def spec(self, path: str):
         """The tag's spec (None for unknown paths)."""
@@ -95,7 +101,7 @@ class Values:
         """The display form of ``path`` (units from the spec unless given)."""
         spec = self.spec(path)
         u = units if units is not None else (spec.units if spec is not None else "")
-        return show(self.current.get(path), u, digits, labels, self.connected(path))
+        return show(self.current.get(path), u, digits, labels, self.connected(path), self.lang)
 
     def number(self, path: str) -> float | None:
         """The numeric value when it is Good or Uncertain, else None."""
@@ -127,7 +133,7 @@ class Block:
             html = self.render(values)
         except Exception:
             log.exception("HMI block failed to render")
-            html = '<span class="v q-bad">display error</span>'
+            html = f'<span class="v q-bad">{tr(getattr(values, "lang", "en"), "display_error")}</span>'
         if html != self.pane.object:
             self.pane.object = html
 
@@ -135,9 +141,9 @@ class Block:
 class LiveView:
     """The live-value state of one session (see the module docstring)."""
 
-    def __init__(self, tags: Any) -> None:
+    def __init__(self, tags: Any, lang: str = "en") -> None:
         self.tags = tags
-        self.values = Values(tags)
+        self.values = Values(tags, lang)
         self.blocks: list[Block] = []
         self._subs: list[Any] = []
         self._wanted: set[str] = set()

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from .i18n import tr
+
 CLASS_NAMES = {"elevator": "Elevators", "chiller": "Chillers", "ahu": "Air handling units", "lighting": "Lighting",
                "parking": "Parking", "parking-space": "Parking spaces", "meter": "Meters"}
 CLASS_ORDER = ("elevator", "chiller", "ahu", "lighting", "parking", "parking-space", "meter")
@@ -21,9 +23,11 @@ SITE_WIDE = "site"
 UNIT_SCALES = {"°C": (0.0, 40.0), "%": (0.0, 100.0), "Pa": (0.0, 500.0), "V": (0.0, 260.0), "lx": (0.0, 1000.0)}
 
 
-def class_name(cls: str) -> str:
-    """Display name of an equipment class."""
-    return CLASS_NAMES.get(cls, cls.replace("-", " ").capitalize())
+def class_name(cls: str, lang: str = "en") -> str:
+    """Display name of an equipment class (a class without a template name shows its id)."""
+    if cls in CLASS_NAMES:
+        return tr(lang, f"cls.{cls}")
+    return cls.replace("-", " ").capitalize()
 
 
 class SiteIndex:
@@ -40,10 +44,10 @@ class SiteIndex:
         self.tree = {b: dict(sorted(classes.items(), key=lambda kv: _class_rank(kv[0]))) for b, classes in tree.items()}
         self._normal = self._normal_ranges(alarms)
 
-    def building_name(self, building: str) -> str:
-        """Display name of a building id."""
+    def building_name(self, building: str, lang: str = "en") -> str:
+        """Display name of a building id (the site-wide group in ``lang``)."""
         b = self.buildings.get(building)
-        return b.name if b is not None else ("Site-wide" if building == SITE_WIDE else building)
+        return b.name if b is not None else (tr(lang, "site_wide") if building == SITE_WIDE else building)
 
     def building_ids(self) -> list[str]:
         """Buildings in site order, then the site-wide group when it has equipment."""

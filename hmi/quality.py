@@ -14,8 +14,21 @@ from dataclasses import dataclass
 
 from tagdb.values import BAD_NOT_YET_READ, TagValue
 
+from .i18n import tr
+
 GOOD, UNCERTAIN, BAD, STALE, WAITING = "good", "uncertain", "bad", "stale", "waiting"
+STATES = (GOOD, UNCERTAIN, BAD, STALE, WAITING)
 LABELS = {GOOD: "", UNCERTAIN: "Uncertain", BAD: "Bad", STALE: "Stale", WAITING: "Not yet read"}
+
+
+def label(state: str, lang: str = "en") -> str:
+    """The quality badge of a state in ``lang`` (none for Good: only abnormal quality is marked)."""
+    return "" if state == GOOD else tr(lang, f"q.{state}")
+
+
+def state_name(state: str, lang: str = "en") -> str:
+    """The name of a quality state in ``lang`` (Good included), e.g. for a point table."""
+    return tr(lang, f"q.{state}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,30 +45,39 @@ class Shown:
         return self.state == GOOD
 
 
-def classify(tv: TagValue | None, device_connected: bool | None = None) -> tuple[str, str]:
-    """(state, reason) of a tag value; ``device_connected`` False turns a Good value stale."""
+def classify(tv: TagValue | None, device_connected: bool | None = None, lang: str = "en") -> tuple[str, str]:
+    """(state, reason) of a tag value; ``device_connected`` False turns a Good value stale.
+
+    The reason is the OPC UA status as is, or a sentence in ``lang`` for the states the HMI itself decides.
+    """
     if tv is None:
-        return WAITING, "no value"
+        return WAITING, tr(lang, "q.why.no_value")
     q = tv.quality
     if tv.value is None or (q.code & 0xFFFF0000) == BAD_NOT_YET_READ.code:
         return WAITING, q.name
     if q.is_bad:
-        return BAD, str(q)
+        return BAD, _reason(q)
     if q.is_uncertain:
-        return UNCERTAIN, str(q)
+        return UNCERTAIN, _reason(q)
     if device_connected is False:
-        return STALE, "device not connected: last value received before the connection was lost"
+        return STALE, tr(lang, "q.why.stale")
     return GOOD, ""
 
 
-def format_value(value, units: str = "", digits: int = 1, labels: dict | None = None) -> str:
+def _reason(q) -> str:
+    """The status code name and detail; nothing for the generic codes, which say no more than the state itself."""
+    text = str(q)
+    return "" if text in ("Bad", "Uncertain") else text
+
+
+def format_value(value, units: str = "", digits: int = 1, labels: dict | None = None, lang: str = "en") -> str:
     """Text of a value in its units (bools and enumerations through ``labels``)."""
     if value is None:
         return "—"
     if labels is not None and value in labels:
         return str(labels[value])
     if isinstance(value, bool):
-        return "ON" if value else "OFF"
+        return tr(lang, "v.on" if value else "v.off")
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
@@ -66,9 +88,9 @@ def format_value(value, units: str = "", digits: int = 1, labels: dict | None = 
 
 
 def show(tv: TagValue | None, units: str = "", digits: int = 1, labels: dict | None = None,
-         device_connected: bool | None = None) -> Shown:
-    """The :class:`Shown` form of a tag value."""
-    state, why = classify(tv, device_connected)
+         device_connected: bool | None = None, lang: str = "en") -> Shown:
+    """The :class:`Shown` form of a tag value (words in ``lang``)."""
+    state, why = classify(tv, device_connected, lang)
     if state == WAITING:
         return Shown("····", state, why)
-    return Shown(format_value(tv.value, units, digits, labels), state, why)
+    return Shown(format_value(tv.value, units, digits, labels, lang), state, why)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from html import escape
 
-from .quality import GOOD, LABELS, STALE, UNCERTAIN, Shown
+from .i18n import optional
+from .quality import GOOD, STALE, UNCERTAIN, Shown, label
 
 PRIORITY_COLOURS = {"critical": "#d40000", "high": "#f07800", "medium": "#e6c200", "low": "#5a8fd6"}
 
@@ -57,17 +58,18 @@ body, .bk-root { background: #dcdcdc !important; }
 """
 
 
-def value(path: str, shown: Shown, extra_class: str = "") -> str:
-    """One value with its quality marker."""
-    label = LABELS[shown.state]
-    badge = f'<b class="qb">{label}</b>' if label else ""
+def value(path: str, shown: Shown, extra_class: str = "", lang: str = "en") -> str:
+    """One value with its quality marker (in ``lang``)."""
+    text = label(shown.state, lang)
+    badge = f'<b class="qb">{escape(text)}</b>' if text else ""
     cls = f"v q-{shown.state} {extra_class}".strip()
     title = f' title="{escape(shown.why)}"' if shown.why else ""
     return (f'<span class="{cls}" data-path="{escape(path)}" data-q="{shown.state}"{title}>'
             f"{escape(shown.text)}{badge}</span>")
 
 
-def bar(path: str, shown: Shown, number, lo: float, hi: float, normal: tuple[float | None, float | None]) -> str:
+def bar(path: str, shown: Shown, number, lo: float, hi: float, normal: tuple[float | None, float | None],
+        lang: str = "en") -> str:
     """An analog bar: the scale, the normal band and a pointer; the value beside it."""
     span = (hi - lo) or 1.0
 
@@ -84,23 +86,24 @@ def bar(path: str, shown: Shown, number, lo: float, hi: float, normal: tuple[flo
     ptr = ""
     if shown.state in (GOOD, UNCERTAIN, STALE) and isinstance(number, (int, float)):
         ptr = f'<span class="ptr{" abn" if abnormal else ""}" style="left:calc({pos(number):.1f}% - 1px)"></span>'
-    return f'<span class="bar">{band}{ptr}</span>' + value(path, shown, "abn" if abnormal else "")
+    return f'<span class="bar">{band}{ptr}</span>' + value(path, shown, "abn" if abnormal else "", lang)
 
 
 def lamp(path: str, shown: Shown, on_text: str, off_text: str, alarm_when: bool | None = None,
-         raw=None) -> str:
+         raw=None, lang: str = "en") -> str:
     """A discrete state: greys for on/off, orange only when the state itself is abnormal."""
     if shown.state != GOOD:
-        return value(path, shown)
+        return value(path, shown, lang=lang)
     is_on = bool(raw)
     cls = "alarm" if alarm_when is not None and is_on == alarm_when else ("on" if is_on else "off")
     return (f'<span class="lamp {cls}" data-path="{escape(path)}" data-q="{GOOD}">'
             f"{escape(on_text if is_on else off_text)}</span>")
 
 
-def priority(p: str) -> str:
-    """A priority chip in its colour."""
-    return f'<span class="prio" style="background:{PRIORITY_COLOURS.get(p, "#777")}">{escape(p.upper())}</span>'
+def priority(p: str, lang: str = "en") -> str:
+    """A priority chip in its colour (the standard priority names translated, configured ones as is)."""
+    text = p.upper() if lang == "en" else optional(lang, "prio", p)
+    return f'<span class="prio" style="background:{PRIORITY_COLOURS.get(p, "#777")}">{escape(text)}</span>'
 
 
 def card(title: str, body: str) -> str:

@@ -13,6 +13,7 @@ import io
 import logging
 import math
 from datetime import datetime, timedelta, timezone
+from html import escape
 from typing import Any, Iterable
 
 import panel as pn
@@ -21,6 +22,7 @@ from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
 from .aio import run
+from .i18n import tr
 from .live import Block, Values
 
 log = logging.getLogger(__name__)
@@ -72,17 +74,20 @@ def to_csv(series: dict[str, tuple[list, list]]) -> str:
 class TrendPage:
     """One trend display of a session."""
 
-    def __init__(self, site: Any, history: Any, clock: Any, initial: Iterable[str] = ()) -> None:
+    def __init__(self, site: Any, history: Any, clock: Any, initial: Iterable[str] = (), lang: str = "en") -> None:
         self.history = history
         self.clock = clock
+        self.lang = lang
+        t = self.t
         options = trend_candidates(site)
         picked = [p for p in initial if p in options][:6]
-        self.picker = pn.widgets.MultiChoice(label="Tags", options=options, value=picked,
+        self.picker = pn.widgets.MultiChoice(label=t("tr.tags"), options=options, value=picked,
                                              max_items=8, sizing_mode="stretch_width", search_option_limit=30)
-        self.range = pn.widgets.Select(label="Range", options=list(RANGES), value="1 h", width=100)
-        self.end = pn.widgets.DatetimePicker(label="End (empty = now, UTC)", value=None, width=220)
-        self.live = pn.widgets.Checkbox(label="Live tail", value=True, align="end")
-        self.show_btn = pn.widgets.Button(label="Show", color="primary", width=90, align="end")
+        self.range = pn.widgets.Select(label=t("tr.range"), options={t(f"dur.{k}"): k for k in RANGES}, value="1 h",
+                                       width=100)
+        self.end = pn.widgets.DatetimePicker(label=t("tr.end"), value=None, width=220)
+        self.live = pn.widgets.Checkbox(label=t("tr.live"), value=True, align="end")
+        self.show_btn = pn.widgets.Button(label=t("tr.show"), color="primary", width=90, align="end")
         self.status = pn.pane.HTML("", sizing_mode="stretch_width")
         self.sources: dict[str, ColumnDataSource] = {}
         self.series: dict[str, tuple[list, list]] = {}
@@ -91,16 +96,21 @@ class TrendPage:
                           background_fill_color="#e8e8e8", border_fill_color="#dcdcdc")
         self.fig.grid.grid_line_color = "#c8c8c8"
         self.plot = pn.pane.Bokeh(self.fig, sizing_mode="stretch_width")
-        self.download = pn.widgets.FileDownload(callback=self._csv, filename="trend.csv", label="Export CSV",
+        self.download = pn.widgets.FileDownload(callback=self._csv, filename="trend.csv", label=t("tr.export"),
                                                 width=120, align="end")
         self.show_btn.on_click(self._show)
         self.block = _Tail(self)
         self.relive = None   # set by the session: re-subscribe after the pens changed
 
+    def t(self, key: str, **fields) -> str:
+        """The text of ``key`` in the session's language."""
+        return tr(self.lang, key, **fields)
+
     def layout(self) -> pn.Column:
         """The page."""
         if self.history is None:
-            return pn.Column(pn.pane.HTML("<b>No historian configured</b>: trends need a historian section."))
+            t = self.t
+            return pn.Column(pn.pane.HTML(f"<b>{t('tr.no_historian')}</b>{t('colon')}{t('tr.no_historian_why')}"))
         return pn.Column(self.picker, pn.Row(self.range, self.end, self.live, self.show_btn, self.download),
                          self.status, self.plot, sizing_mode="stretch_width")
 
@@ -119,15 +129,15 @@ class TrendPage:
         """Query the historian for the picked tags and draw the pens; returns the number of points."""
         paths = list(self.picker.value)
         if not paths:
-            self.status.object = "<i>Pick one or more tags</i>"
+            self.status.object = f"<i>{self.t('tr.pick')}</i>"
             return 0
         start, end = self._window()
-        self.status.object = "<i>loading …</i>"
+        self.status.object = f"<i>{self.t('tr.loading')}</i>"
         try:
             self.series = await load(self.history, paths, start, end)
         except Exception as exc:  # QueryError / QueryUnavailable: shown to the operator
             log.info("trend query failed: %s", exc)
-            self.status.object = f'<span class="abn">history query failed: {exc}</span>'
+            self.status.object = f'<span class="abn">{escape(self.t("tr.failed", error=exc))}</span>'
             return 0
         fig = figure(x_axis_type="datetime", height=380, sizing_mode="stretch_width",
                      tools="xpan,xwheel_zoom,box_zoom,reset,save", active_scroll="xwheel_zoom",
@@ -146,8 +156,8 @@ class TrendPage:
         fig.legend.click_policy = "hide"
         self.fig = fig
         self.plot.object = fig
-        self.status.object = (f'<span data-points="{total}">{total} points from {start:%Y-%m-%d %H:%M} to '
-                              f"{end:%Y-%m-%d %H:%M} UTC</span>")
+        text = self.t("tr.points", total=total, start=f"{start:%Y-%m-%d %H:%M}", end=f"{end:%Y-%m-%d %H:%M}")
+        self.status.object = f'<span data-points="{total}">{text}</span>'
         self.block.paths = paths if self.live.value and self.end.value is None else []
         if self.relive is not None:
             self.relive()
