@@ -249,7 +249,8 @@ def cmd_close_year(args) -> int:
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     elif out["created"]:
-        print(f"closed {args.year}: result {out['net']} to retained earnings (entry {out['entry_id']})")
+        print(f"closed {args.year}: result {out['net']} to retained earnings "
+              + (f"(entry {out['entry_id']})" if out["entry_id"] else "(no revenue or expense to close)"))
     else:
         print(f"{args.year} was closed already on {out['at']} (entry {out['entry_id']}); nothing posted")
     return 0

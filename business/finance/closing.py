@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from . import ledger
@@ -66,6 +66,17 @@ def latest(session: Session, property_id: int, year: int) -> YearClosing | None:
                            .order_by(YearClosing.id.desc()).limit(1)).first()
 
 
+def _serialize(session: Session) -> None:
+    """On PostgreSQL, hold back other postings until this closing or reopening commits.
+
+    Without it a posting checked against the lock just before the closing
+    commits could land in the year after its balances were read. SQLite has a
+    single writer, so there the transaction itself serializes.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE fin_entries IN SHARE ROW EXCLUSIVE MODE"))
+
+
 def _check_year(year) -> int:
     if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 9999:
         raise ValidationError(f"year {year!r} is not a fiscal year", {"year": "a four-digit year"})
@@ -83,6 +94,10 @@ def close_year(session: Session, property_id: int, year: int, actor: str, now: d
     if now.date() <= end:
         raise Conflict(f"fiscal year {year} has not ended yet (today is {now.date().isoformat()})",
                        {"year": "only a finished year can be closed"})
+    _serialize(session)
+    last = latest(session, property_id, year)    # again: a concurrent closing may have committed meanwhile
+    if last is not None and last.action == "close":
+        return Closing(last, session.get(Entry, last.entry_id) if last.entry_id is not None else None, False)
     codes = _nominal(session)
     earlier = _balances(session, property_id, codes, None, date(year - 1, 12, 31), by_building=False)
     if earlier:
@@ -121,6 +136,7 @@ def reopen_year(session: Session, property_id: int, year: int, actor: str, now: 
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("a reason is required to reopen a closed year", {"reason": "is required"})
+    _serialize(session)
     last = latest(session, property_id, year)
     if last is None or last.action != "close":
         raise NotFound(f"fiscal year {year} is not closed")

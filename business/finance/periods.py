@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import PeriodClosed
-from .models import Entry, Posting, YearClosing
+from .models import Posting, YearClosing
 
 CLOSE_KIND = "year_close"
 REOPEN_KIND = "year_reopen"
@@ -55,6 +55,11 @@ def ensure_open(session: Session, property_id: int | None, on: date, kind: str =
                        + "; post the correction in an open year")
 
 
+def closing_entry_ids():
+    """A subquery of the ids of the closing entries and their reversals (few rows: one or two per year)."""
+    return select(YearClosing.entry_id).where(YearClosing.entry_id.is_not(None))
+
+
 def not_closing():
     """A filter on ``fin_postings`` leaving out the closing entries (revenue and expenses as the year earned them)."""
-    return Posting.entry_id.not_in(select(Entry.id).where(Entry.kind.in_(CLOSING_KINDS)))
+    return Posting.entry_id.not_in(closing_entry_ids())

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
-from business.finance import bills, closing, expenses, ledger, payments, statements
+from business.finance import bills, budgets, closing, expenses, ledger, payments, statements
 from business.finance.errors import Conflict, NotFound, PeriodClosed, ValidationError
 from business.finance.models import Entry, Posting, YearClosing
 from business.models import AuditEntry
@@ -69,8 +69,12 @@ def test_closing_zeroes_revenue_and_expense_into_retained_earnings(db, estate):
         tb = {r["account"]: r for r in statements.trial_balance(s, date(2025, 1, 1), END_2025, pid)["rows"]}
         assert tb["5101"]["closing"] == "0.00" and tb["4104"]["closing"] == "-900.00"
         assert tb["4103"]["debit"] == tb["4103"]["credit"] == "900.00"
-        # December's budget actuals are not distorted by the closing entry
+        # December on its own earned nothing: the closing entry dated 31 December is not income
         assert statements.income_statement(s, date(2025, 12, 1), END_2025, pid)["totals"]["net"] == "0.00"
+        budgets.set_budget(s, pid, 2025, "6403", estate["tower"], annual=120000)
+        rows = budgets.execution(s, pid, 2025)["rows"]
+        assert [(r["account"], r["actual"]) for r in rows] == [("6403", "300.00")]
+        assert budgets.execution(s, pid, 2025, month=12)["rows"][0]["actual"] == "0.00"
     db.call(check)
 
     again = db.call(lambda s: closing.close_year(s, pid, 2025, "someone else", NOW))
@@ -225,3 +229,86 @@ async def test_closing_over_rest(tmp_path, db_url):
         assert "/finance/closing" in spec["paths"] and "409" in ops["responses"]
     finally:
         await _wait(root.stopService())
+
+
+def test_migration_0303_downgrades_and_upgrades(db_url):
+    from sqlalchemy import inspect
+
+    from business.database import Database, head_revision
+    db = Database(db_url)
+    db.migrate()
+    assert "fin_year_closings" in inspect(db.engine).get_table_names()
+    db.downgrade("0302_finance_statement_index")
+    assert "fin_year_closings" not in inspect(db.engine).get_table_names()
+    db.migrate()
+    assert db.current_revision() == head_revision() and "fin_year_closings" in inspect(db.engine).get_table_names()
+    db.stop()
+
+
+def test_close_year_from_the_command_line(tmp_path):
+    from business.database import Database, default_url
+    from business.finance.accounts import ensure_chart
+    from business.models import Property
+
+    from .test_cli import ROOT, spms
+    db = Database(default_url(tmp_path))
+    db.migrate()
+
+    def estate(s):
+        p = Property(code="harbour-view", name="HV")
+        s.add(p)
+        s.flush()
+        ensure_chart(s)
+        expenses.record_invoice(s, p.id, "CleanCo", "C-1", "6403", 30000, date(2025, 5, 1), NOW)
+    db.call(estate)
+    db.stop()
+    site = ("--site", str(ROOT / "examples" / "demo"), "--data-dir", str(tmp_path))
+    first = spms("finance", "close-year", "2025", *site)
+    assert first.returncode == 0 and "closed 2025: result -300.00 to retained earnings" in first.stdout, first.stderr
+    again = spms("finance", "close-year", "2025", *site)
+    assert again.returncode == 0 and "was closed already" in again.stdout
+    early = spms("finance", "close-year", "2099", *site)
+    assert early.returncode == 1 and "has not ended" in early.stderr
+    assert spms("finance", "reopen-year", "2025", *site).returncode == 2          # --reason is required
+    reopen = spms("finance", "reopen-year", "2025", "--reason", "late invoice", *site)
+    assert reopen.returncode == 0 and "reopened 2025" in reopen.stdout, reopen.stderr
+    shown = spms("finance", "closings", *site)
+    assert shown.returncode == 0 and '"closed_years": []' in shown.stdout and "late invoice" in shown.stdout
+    assert "close-year" in spms("finance", "--help").stdout
+
+
+def test_a_posting_in_flight_is_part_of_the_closing_on_postgresql(db, estate):
+    """A 2025 invoice checked against the lock just before the closing commits is closed with the year."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has a single writer: a closing cannot overlap another posting there")
+    pid = estate["property_id"]
+    db.call(lambda s: book_2025_and_2026(s, estate))
+    posted, commit, results = threading.Event(), threading.Event(), {}
+
+    def late_invoice(s):
+        expenses.record_invoice(s, pid, "Fix", "F-7", "6402", 10000, date(2025, 12, 30), NOW)
+        s.flush()
+        posted.set()
+        assert commit.wait(30)
+
+    def close():
+        results["closing"] = db.call(lambda s: closing.close_year(s, pid, 2025, "accountant", NOW))
+    writer = threading.Thread(target=lambda: db.call(late_invoice))
+    writer.start()
+    assert posted.wait(30)
+    closer = threading.Thread(target=close)
+    closer.start()
+    deadline = time.monotonic() + 30
+    while db.call(lambda s: s.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted AND "
+                                          "relation = 'fin_entries'::regclass"))) == 0:
+        assert time.monotonic() < deadline, "the closing never waited for the posting in flight"
+        time.sleep(0.02)
+    commit.set()
+    writer.join(30)
+    closer.join(30)
+    assert results["closing"].row.net == 80000       # 1,200.00 − 300.00 − 100.00: the late invoice is in
+    assert db.call(lambda s: _bal(s, pid, "6402")) == 0
