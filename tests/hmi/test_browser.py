@@ -128,7 +128,7 @@ async def test_alarm_in_banner_and_summary_acknowledged_with_comment_journal_has
     await page.get_by_role("button", name="Alarm summary").click()
     row = page.locator(".tabulator-row", has_text=alarm_id)
     await row.wait_for(timeout=30000)
-    assert "unack_active" in await row.inner_text()
+    assert "Active, unacknowledged" in await row.inner_text()     # the state as words, not its code
     await _shot(page, "alarm-summary")
     await row.locator('input[type="checkbox"]').first.click()          # the selection checkbox
     await page.get_by_placeholder("why").fill("technician dispatched, call logged")
@@ -160,6 +160,41 @@ async def test_alarm_in_banner_and_summary_acknowledged_with_comment_journal_has
                             what="journal row of the unshelve")
     assert (rows[0]["user"], rows[0]["comment"]) == ("operator", "lift team finished")
     demo.hub.clear_elevator_fault(lift)
+    await page.close()
+
+
+@aio_test
+async def test_a_zh_session_shows_the_banner_and_summary_in_chinese_and_acknowledges(demo, browser):
+    lift = "mall/elevator-2"
+    alarm_id = f"{lift}/fault_code:ENTRAPMENT"
+    page = await _page(browser)
+    await page.goto(demo.url)
+    await page.get_by_role("button", name="zh", exact=True).click()
+    await page.get_by_role("button", name="登录").wait_for(timeout=30000)
+    inputs = page.locator("input")
+    await inputs.nth(0).fill(OPERATOR[0])
+    await inputs.nth(1).fill(OPERATOR[1])
+    await page.get_by_role("button", name="登录").click()
+    await page.get_by_text("Harbour View Demo Estate：总览").wait_for(timeout=30000)
+    demo.hub.inject_elevator_fault(lift, "entrapment")
+    try:
+        banner = page.locator(f'[data-banner] [data-alarm="{alarm_id}"]')
+        await banner.wait_for(timeout=30000)
+        assert "活动，未确认" in await banner.inner_text()
+        await page.get_by_role("button", name="报警汇总").click()
+        row = page.locator(".tabulator-row", has_text=alarm_id)
+        await row.wait_for(timeout=30000)
+        text = await row.inner_text()
+        assert "活动，未确认" in text and "紧急" in text and "unack_active" not in text
+        await page.locator(".tabulator-col", has_text="报警信息").first.wait_for(timeout=10000)
+        await _shot(page, "alarm-summary-zh")
+        await row.locator('input[type="checkbox"]').first.click()
+        await page.get_by_placeholder("原因").fill("已派维保人员")
+        await page.get_by_role("button", name="确认所选报警").click()
+        await page.locator('[data-result="ack"]', has_text="operator 已确认 1 条报警").wait_for(timeout=10000)
+        assert demo.ctx.provides["alarms"].get(alarm_id).acked
+    finally:
+        demo.hub.clear_elevator_fault(lift)
     await page.close()
 
 
