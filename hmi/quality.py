@@ -18,7 +18,6 @@ from .i18n import tr
 
 GOOD, UNCERTAIN, BAD, STALE, WAITING = "good", "uncertain", "bad", "stale", "waiting"
 STATES = (GOOD, UNCERTAIN, BAD, STALE, WAITING)
-LABELS = {GOOD: "", UNCERTAIN: "Uncertain", BAD: "Bad", STALE: "Stale", WAITING: "Not yet read"}
 
 
 def label(state: str, lang: str = "en") -> str:

@@ -4,7 +4,7 @@
       address: 127.0.0.1        # bind address (never all interfaces unless configured)
       port: 5011
       refresh: 300ms            # push period of live values to each browser (250-500 ms)
-      language: en              # en | zh (default language of the login page)
+      language: en              # en | zh: language of every screen (users may switch on the login page)
       banner_size: 3            # alarms shown in the banner on every page
       origins: []               # extra host:port names browsers may use to reach the HMI
 """

@@ -244,6 +244,13 @@ def test_every_key_the_hmi_uses_exists_in_both_languages():
     assert missing == {lang: [] for lang in i18n.LANGUAGES}
 
 
+def test_the_english_names_of_the_hmi_tables_are_the_english_texts():
+    en = i18n.TEXT["en"]
+    assert {s: en[f"st.{s}"] for s in STATE_NAMES} == STATE_NAMES
+    assert {c: en[f"cls.{c}"] for c in CLASS_NAMES} == CLASS_NAMES
+    assert {s: en[f"f.{s}"] for s in STATUS_TEXT} == STATUS_TEXT
+
+
 def test_a_missing_key_is_reported_and_never_shown_raw_when_english_exists(monkeypatch):
     monkeypatch.setitem(i18n.TEXT, "zh", {k: v for k, v in i18n.TEXT["zh"].items() if k != "q.bad"})
     i18n.MISSING.clear()
