@@ -312,3 +312,25 @@ def test_a_posting_in_flight_is_part_of_the_closing_on_postgresql(db, estate):
     closer.join(30)
     assert results["closing"].row.net == 80000       # 1,200.00 − 300.00 − 100.00: the late invoice is in
     assert db.call(lambda s: _bal(s, pid, "6402")) == 0
+
+
+def test_a_billing_run_dated_in_a_closed_year_writes_nothing(db, estate):
+    from business.finance import billing
+    from business.finance.meters import read_boundaries
+    from business.finance.models import Bill, BillingRun
+
+    from .conftest import FakeHistory, drive
+    pid = estate["property_id"]
+    db.call(lambda s: book_2025_and_2026(s, estate))
+    db.call(lambda s: closing.close_year(s, pid, 2025, "accountant", NOW))
+    inp = db.call(billing.gather, pid, "2025-11", "Asia/Shanghai")
+    assert inp.issued_on.year == 2025
+    # no readings: the metered lines are held, the area and fixed fees are billed
+    readings = drive(read_boundaries(FakeHistory(), billing.meter_paths(inp), inp.start, inp.end))
+    plans, summary = billing.compute(inp, readings)
+    assert summary["bills"] > 0
+    with pytest.raises(PeriodClosed) as err:
+        db.call(billing.post_run, inp, plans, summary, NOW)
+    assert err.value.year == 2025 and err.value.on == inp.issued_on
+    assert db.call(lambda s: (s.scalar(select(func.count()).select_from(BillingRun)),
+                              s.scalar(select(func.count()).select_from(Bill).where(Bill.period == "2025-11")))) == (0, 0)
