@@ -6,6 +6,10 @@ in one scope: ``*`` (everywhere), ``property:<code>``, ``building:<code>`` or
 includes it has a scope on the record's scope chain (e.g. ``("property:demo",
 "building:tower-a", "unit:42")``). Later modules add permissions to roles with
 :func:`extend_role` (work orders, finance).
+
+``viewer`` is the read-only role (an auditor, an owner's representative): it
+reads whatever the staff roles read in its scope and writes nothing; a
+``.read`` permission that a module adds to a staff role reaches it too.
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ RESIDENT = {"units.read", "people.read", "residencies.read", "leases.read", "veh
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     "admin": {"*"},
     "manager": (_rw(REGISTRY + PEOPLE + STAFFING + LEDGER) - {"properties.write"})
-    | {"audit.read", "import.run", "users.read", "tags.read", "alarms.ack", "hmi.view",
-       "workorders.read", "workorders.write", "finance.read"},
+    | {"audit.read", "import.run", "users.read", "users.manage", "tags.read", "alarms.ack", "hmi.view",
+       "workorders.read", "workorders.write", "finance.read",
+       # held so that a manager may give the technician and security roles (users.manage never escalates)
+       "workorders.update", "attendance.clock"},
     "finance": _rw(REGISTRY + PEOPLE, write=False) | {"finance.read", "finance.write", "audit.read"},
     "engineer": _rw(LEDGER) | _rw(REGISTRY + ("staff",), write=False) | set(SCADA)
     | {"workorders.read", "workorders.write"},
@@ -54,14 +60,27 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     | {"tags.read", "alarms.ack", "hmi.view", "attendance.clock"},
     "owner": RESIDENT | {"parking.read"},
     "tenant": set(RESIDENT),
+    # read-only; "users.read" stays out (accounts are not an auditor's business), "tags.read" also opens alarms
+    "viewer": _rw(REGISTRY + PEOPLE + STAFFING + LEDGER, write=False)
+    | {"tags.read", "hmi.view", "workorders.read", "finance.read", "audit.read"},
 }
 ROLES = tuple(ROLE_PERMISSIONS)
 RESIDENT_ROLES = ("owner", "tenant")
+READ_ONLY_ROLES = ("viewer",)
+NOT_FOR_VIEWERS = frozenset({"users.read"})
 
 
 def extend_role(role: str, *permissions: str) -> None:
-    """Add permissions to a role (for modules that define new resources)."""
+    """Add permissions to a role (for modules that define new resources).
+
+    A ``.read`` permission given to a staff role also goes to the read-only
+    roles, so a viewer keeps seeing every resource the staff can see.
+    """
     ROLE_PERMISSIONS.setdefault(role, set()).update(permissions)
+    if role not in RESIDENT_ROLES and role not in READ_ONLY_ROLES:
+        reads = {p for p in permissions if p.endswith(".read") and p not in NOT_FOR_VIEWERS}
+        for viewer in READ_ONLY_ROLES:
+            ROLE_PERMISSIONS[viewer].update(reads)
 
 
 def role_has(role: str, permission: str) -> bool:

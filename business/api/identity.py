@@ -7,9 +7,11 @@ from sqlalchemy import func, select
 
 from ..audit import jsonable
 from ..errors import NotFound, PermissionDenied, ValidationError
-from ..identity import create_user, grants_for, new_api_token, set_grants, set_password, user_json
-from ..models import AuditEntry, User
+from ..identity import check_grants, create_user, grants_for, new_api_token, set_grants, set_password, user_json
+from ..models import AuditEntry, RoleGrant, User
 from ..permissions import visibility
+from ..user_admin import (check_grantable, check_links, check_manageable, check_readable, check_scoped_change,
+                          is_global_admin, manage_scope, manageable)
 from .base import COOKIE, Api, JsonResource, bearer, query_params, read_json
 
 
@@ -63,27 +65,51 @@ class AuthResource(JsonResource):
         self.putChild(b"me", MeResource(api))
 
 
+def _scoped_list(s, principal, stmt) -> dict:
+    """The users whose grants all lie in the caller's ``users.read`` scopes (never admins)."""
+    vis = visibility(principal, "users.read")
+    grants: dict[int, list] = {}
+    for uid, role, scope in s.execute(select(RoleGrant.user_id, RoleGrant.role, RoleGrant.scope)):
+        grants.setdefault(uid, []).append((role, scope))
+    cache: dict = {}
+    users = [u for u in s.scalars(stmt) if manageable(s, vis, grants.get(u.id, ()), cache) is None]
+    return {"items": [user_json(u, grants.get(u.id, ())) for u in users[:500]],
+            "page": 1, "per_page": 500, "total": len(users)}
+
+
 class UsersResource(JsonResource):
-    """List and create users (``users.read`` / ``users.write`` everywhere: administrators)."""
+    """List and create users.
+
+    ``users.read``/``users.write`` everywhere (administrators): every user. A scoped
+    ``users.read`` lists the users whose grants all lie in its scopes; ``users.manage``
+    creates users inside the caller's scopes with roles the caller could hold
+    (:mod:`business.user_admin`).
+    """
 
     def getChild(self, path, request):
         return UserResource(self.api, path.decode()) if path else self
 
     async def handle_GET(self, request, principal):
-        require_global(principal, "users.read")
+        everywhere = is_global_admin(principal, "users.read")
+        if not everywhere and visibility(principal, "users.read").nothing:
+            raise PermissionDenied("permission 'users.read' required")
         params = query_params(request)
 
         def work(s):
             stmt = select(User).order_by(User.id)
             if params.get("q"):
                 stmt = stmt.where(User.username.ilike(f"%{params['q']}%"))
+            if not everywhere:
+                return _scoped_list(s, principal, stmt)
             total = s.scalar(select(func.count()).select_from(stmt.subquery()))
             return {"items": [user_json(u, grants_for(s, u.id)) for u in s.scalars(stmt.limit(500))],
                     "page": 1, "per_page": 500, "total": total}
         return 200, await self.api.db.run(work)
 
     async def handle_POST(self, request, principal):
-        require_global(principal, "users.write")
+        scoped = not is_global_admin(principal)
+        if scoped:
+            manage_scope(principal)
         body = read_json(request)
         if not isinstance(body, dict):
             raise ValidationError("expected a JSON object", {"body": "expected a JSON object"})
@@ -92,6 +118,12 @@ class UsersResource(JsonResource):
             raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
 
         def work(s):
+            if scoped:
+                grants = check_grants(body.get("grants") or [])
+                if not grants:
+                    raise ValidationError("invalid grants", {"grants": "give at least one grant in your scope"})
+                check_grantable(s, principal, grants)
+                check_links(s, principal, body.get("person_id"), body.get("staff_id"))
             u = create_user(s, self.api.hasher, actor=principal.user, now=self.api.clock(),
                             username=body.get("username"), password=body.get("password"),
                             display_name=str(body.get("display_name") or ""), grants=body.get("grants") or [],
@@ -103,7 +135,11 @@ class UsersResource(JsonResource):
 
 
 class UserResource(JsonResource):
-    """``GET``/``PATCH`` one user (display_name, active, language, grants, password)."""
+    """``GET``/``PATCH`` one user (display_name, active, language, grants, password).
+
+    Holders of ``users.manage`` change only users inside their scopes, never
+    passwords, and grant only what they could hold themselves.
+    """
 
     def __init__(self, api: Api, ident: str) -> None:
         super().__init__(api)
@@ -121,11 +157,22 @@ class UserResource(JsonResource):
         return user
 
     async def handle_GET(self, request, principal):
-        require_global(principal, "users.read")
-        return 200, await self.api.db.run(lambda s: user_json(self._user(s), grants_for(s, int(self.ident))))
+        everywhere = is_global_admin(principal, "users.read")
+        if not everywhere and visibility(principal, "users.read").nothing:
+            raise PermissionDenied("permission 'users.read' required")
+
+        def work(s):
+            user = self._user(s)
+            grants = grants_for(s, user.id)
+            if not everywhere:
+                check_readable(s, principal, user, grants)
+            return user_json(user, grants)
+        return 200, await self.api.db.run(work)
 
     async def handle_PATCH(self, request, principal):
-        require_global(principal, "users.write")
+        scoped = not is_global_admin(principal)
+        if scoped:
+            manage_scope(principal)
         body = read_json(request)
         if not isinstance(body, dict):
             raise ValidationError("expected a JSON object", {"body": "expected a JSON object"})
@@ -142,6 +189,14 @@ class UserResource(JsonResource):
 
         def work(s):
             user, now = self._user(s), self.api.clock()
+            if scoped:
+                current = grants_for(s, user.id)
+                new = check_grants(body["grants"] or []) if "grants" in body else None
+                check_manageable(s, principal, user, current)
+                check_scoped_change(principal, user, body, new)
+                if new is not None:
+                    # keeping a grant the caller could not give is no escalation; adding one is checked
+                    check_grantable(s, principal, sorted(set(new) - set(current)))
             if "password" in body:
                 set_password(s, self.api.hasher, user, body["password"], principal.user, now)
             if "grants" in body:

@@ -59,6 +59,14 @@ def spec_operations(spec: Spec) -> list[Operation]:
     ]
 
 
+_SCOPED_READ = ("users.read everywhere sees every user; a scoped users.read sees the users whose grants all "
+                "lie in its scopes (never admins); anyone else gets 403.")
+_DELEGATED = ("users.write everywhere (administrators): any user. users.manage in some scopes (managers): only "
+              "grants inside those scopes, only roles whose every permission the caller holds there, never the "
+              "admin role, only users whose grants all lie inside those scopes. Each refusal is a 403 naming "
+              "what was refused; each change is in the audit log.")
+
+
 def extra_operations() -> dict[str, list[Operation]]:
     """Operations of the non-CRUD resources, keyed by mount name."""
     obj = {"type": "object"}
@@ -76,16 +84,18 @@ def extra_operations() -> dict[str, list[Operation]]:
         ],
         "users": [
             Operation("GET", "/users", "List users", "list_users", ("users",),
-                      responses={200: Response("Users", obj), **errors(401, 403)}, permission="users.read"),
+                      responses={200: Response("Users", obj), **errors(401, 403)}, permission="users.read",
+                      description=_SCOPED_READ),
             Operation("POST", "/users", "Create a user with grants", "create_user", ("users",), request_body=obj,
                       responses={201: Response("Created", obj), **errors(400, 401, 403, 409, 422)},
-                      permission="users.write"),
+                      permission="users.manage", description=_DELEGATED),
             Operation("GET", "/users/{id}", "One user", "get_user", ("users",), (ident,),
-                      responses={200: Response("User", obj), **errors(401, 403, 404)}, permission="users.read"),
+                      responses={200: Response("User", obj), **errors(401, 403, 404)}, permission="users.read",
+                      description=_SCOPED_READ),
             Operation("PATCH", "/users/{id}", "Change a user (grants, password, active)", "update_user", ("users",),
                       (ident,), request_body=obj,
                       responses={200: Response("User", obj), **errors(400, 401, 403, 404, 422)},
-                      permission="users.write"),
+                      permission="users.manage", description=_DELEGATED + " Passwords: users.write everywhere only."),
             Operation("GET", "/users/{id}/tokens", "A user's API tokens (never the secret)", "list_tokens",
                       ("users",), (ident,), responses={200: Response("Tokens", obj), **errors(401, 403)},
                       permission="users.read"),

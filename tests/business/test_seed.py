@@ -81,6 +81,11 @@ def test_demo_users_log_in_with_their_scopes(seeded):
     listed = db.call(lambda s: crud.list(s, manager_a, "assets", {"per_page": "500"}))["items"]
     tower_a = db.call(lambda s: s.scalar(select(Building.id).where(Building.code == "tower-a")))
     assert listed and all(a["building_id"] == tower_a for a in listed)
+    auditor = db.call(lambda s: principal_of(s, verify_password(s, hasher, policy, "auditor", "auditor-demo-2026",
+                                                                NOW)))
+    assert auditor.roles == {"viewer"} and auditor.can("hmi.view", "building:tower-a")
+    assert not [p for p in auditor.permissions if not (p.endswith(".read") or p == "hmi.view")]
+    assert len(db.call(lambda s: crud.list(s, auditor, "assets", {"per_page": "500"}))["items"]) >= len(listed)
 
 
 def test_site_changes_to_buildings_are_mirrored_and_audited(tmp_path):

@@ -19,7 +19,7 @@ from collectors.testing import free_port
 from tagdb.site.errors import Loc
 from twisted.internet.defer import Deferred
 
-VIEWER = ("viewer", "Viewer-Pass-2026")     # technician role: hmi.view without hmi.command
+VIEWER = ("viewer", "Viewer-Pass-2026")     # the read-only viewer role: hmi.view without hmi.command
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -46,7 +46,7 @@ def demo_site(tmp: Path, hmi: dict | None = None, historian: bool = True, scan: 
     business["database"] = {"url": f"sqlite:///{tmp / 'business.db'}", "threads": None}
     seed = dict(business["seed"])
     seed["users"] = list(seed["users"]) + [{"username": VIEWER[0], "password": VIEWER[1], "display_name": "viewer",
-                                             "grants": [("technician", "property:harbour-view")], "unit": None}]
+                                             "grants": [("viewer", "property:harbour-view")], "unit": None}]
     business["seed"] = seed
     sections["business"] = business
     if historian:

@@ -22,7 +22,7 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 LIFT = "tower-a/elevator-1/fault_code"
 OPERATOR = Principal("op", frozenset({"operator"}), frozenset({"hmi.view", "hmi.command", "alarms.ack",
                                                                  "alarms.shelve"}))
-VIEWER = Principal("tech", frozenset({"technician"}), frozenset({"hmi.view"}))
+VIEWER = Principal("tech", frozenset({"viewer"}), frozenset({"hmi.view"}))
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 HMI = Path(__file__).resolve().parents[2] / "hmi"
 OPERATOR = Principal("op", frozenset({"operator"}), frozenset({"hmi.view", "hmi.command", "alarms.ack",
                                                                  "alarms.shelve"}))
-VIEWER = Principal("tech", frozenset({"technician"}), frozenset({"hmi.view"}))
+VIEWER = Principal("tech", frozenset({"viewer"}), frozenset({"hmi.view"}))
 # Words of the HMI's own English texts; none may reach a zh operator (case-sensitive, whole words).
 ENGLISH_UI = ["Acknowledge", "Shelve", "Unshelve", "shelved", "acknowledged", "Good", "Bad", "Stale", "Uncertain",
               "Not yet read", "overview", "Overview", "abnormal", "normal", "in service", "OUT OF SERVICE",
