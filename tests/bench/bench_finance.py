@@ -189,7 +189,7 @@ def bench_meter_reads(folder: Path, n_paths: int = 20_000) -> list[BenchResult]:
 
     Batched (``value_at_many``, one call per boundary) against the per-path
     fallback (one ``value_at`` per path and boundary, 16 in flight), both through
-    ``read_boundaries`` as a billing run calls it; best of 3 batched rounds.
+    ``read_boundaries`` as a billing run calls it; best of 2 per-path and 3 batched rounds.
     Runs on the asyncio reactor (installed here: each benchmark has its own process).
     """
     import asyncio
@@ -217,9 +217,11 @@ def bench_meter_reads(folder: Path, n_paths: int = 20_000) -> list[BenchResult]:
                     for ts, v in ((start - timedelta(minutes=4), 100.0), (end - timedelta(minutes=3), 180.5)):
                         values.append(TagValue(p, v, GOOD, ts, ts))
                 await sink.write_points(tag_rows(values, seq0=0))
-            t = time.perf_counter()
-            per_path = await read_boundaries(_PerPath(sink), paths, start, end)
-            out["per_path"] = time.perf_counter() - t
+            out["per_path"] = float("inf")
+            for _ in range(2):
+                t = time.perf_counter()
+                per_path = await read_boundaries(_PerPath(sink), paths, start, end)
+                out["per_path"] = min(out["per_path"], time.perf_counter() - t)
             out["batched"] = float("inf")
             for _ in range(3):
                 t = time.perf_counter()
@@ -238,8 +240,8 @@ def bench_meter_reads(folder: Path, n_paths: int = 20_000) -> list[BenchResult]:
         failure[0].raiseException()
     return [BenchResult("finance", f"value-at for {n_paths:,} meters x 2 boundaries, batched (embedded historian)",
                         round(out["batched"], 3), "s", baseline=round(out["per_path"], 3), lower_is_better=True,
-                        note=f"baseline: one value_at per path and boundary, 16 in flight; {out['good']} good pairs, "
-                             "same readings both ways")]
+                        note=f"baseline: one value_at per path and boundary, 16 in flight (best of 2); {out['good']} good "
+                             "pairs, same readings both ways; batched best of 3")]
 
 
 def run() -> list[BenchResult]:

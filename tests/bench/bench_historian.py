@@ -12,6 +12,9 @@ Figures:
   scaled down 10x: 600,000 points) drained by the throttled backfill lane
   (default 50,000 points/s) while live values keep arriving at 10,000/s;
   the live lane's worst lag is reported beside it.
+* Billing's boundary reads from InfluxDB: 20,000 meter paths at both ends of
+  a month, ``value_at_many`` (one call per boundary) against one
+  ``value_at`` per path and boundary (billing's fallback), as a ratio.
 * 30-day trend over 100 tags at 1-hour resolution from the embedded rollups
   (data: one value per tag every 5 minutes for 30 days); target < 1 s.
 """
@@ -178,6 +181,7 @@ async def _all(reactor, tmp: Path, results: list[dict]) -> None:
 
         await _backfill(reactor, tmp, sink, add)
         await sink.close()
+        await _meter_reads(reactor, influx.url, schema, add)
     finally:
         await influx.stop(reactor)
     await _trend(reactor, tmp, add)
@@ -222,6 +226,51 @@ async def _backfill(reactor, tmp, sink, add) -> None:
     buf.close()
     add("backfill after outage (600k points, live 10k/s)", 600_000 / elapsed, "points/s",
         note=f"10-min outage scaled to 60 s; throttle 50k/s; live lag max {live_t['lag']:.2f} s")
+
+
+class _PerPath:
+    """A history seen through ``value_at`` only: billing's per-path fallback, the baseline."""
+
+    def __init__(self, sink) -> None:
+        self.sink = sink
+
+    async def value_at(self, path, ts):
+        return await self.sink.value_at(path, ts)
+
+
+async def _meter_reads(reactor, url, schema, add, n_paths: int = 20_000) -> None:
+    """Billing's boundary reads from InfluxDB: 20,000 meters at both ends of a month, batched vs per path."""
+    from datetime import datetime, timedelta, timezone
+
+    from business.finance.meters import read_boundaries
+    from tagdb.historian.points import tag_rows
+    from tagdb.historian.sinks.influx_v1 import InfluxV1Sink
+    from tagdb.values import GOOD, TagValue
+
+    sink = InfluxV1Sink("meters", url, "bench_meters", reactor=reactor, schema=schema, gzip=False)
+    start = datetime(2026, 10, 31, 16, tzinfo=timezone.utc)
+    end = datetime(2026, 11, 30, 16, tzinfo=timezone.utc)
+    paths = [f"b{i % 10}/meter-{i // 2}/{'energy_kwh' if i % 2 == 0 else 'water_m3'}" for i in range(n_paths)]
+    for off in range(0, n_paths, 2500):
+        values = [TagValue(p, v, GOOD, ts, ts) for p in paths[off:off + 2500]
+                  for ts, v in ((start - timedelta(minutes=4), 100.0), (end - timedelta(minutes=3), 180.5))]
+        await sink.write_points(tag_rows(values, seq0=0))
+    t = time.perf_counter()
+    per_path = await read_boundaries(_PerPath(sink), paths, start, end)
+    t_per_path = time.perf_counter() - t
+    t_batched = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        batched = await read_boundaries(sink, paths, start, end)
+        t_batched = min(t_batched, time.perf_counter() - t)
+    await sink.close()
+    if batched != per_path:
+        raise AssertionError("batched and per-path readings differ")
+    good = sum(1 for a, b in batched.values() if a.good and b.good)
+    add(f"value-at for {n_paths:,} meters x 2 boundaries, batched (InfluxDB)", round(t_batched, 3), "s",
+        baseline=round(t_per_path, 3), lower_is_better=True,
+        note=f"baseline: one value_at per path and boundary, 16 in flight; {good} good pairs; "
+             "batched: 100-path InfluxQL chunks, 2 in flight, best of 3")
 
 
 async def _trend(reactor, tmp, add) -> None:

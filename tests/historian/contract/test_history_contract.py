@@ -184,6 +184,7 @@ async def test_an_empty_store_answers_with_empty_history(store):
     assert await store.raw([path], T0, at(60)) == {path: []}
     assert await store.aggregate([path], T0, at(3600), 60) == {path: []}
     assert await store.value_at(path, at(60)) is None
+    assert await store.value_at_many([path, "_system/x"], at(60)) == {path: None, "_system/x": None}
     assert await store.events(T0, at(60)) == []
 
 
