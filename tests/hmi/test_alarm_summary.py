@@ -2,48 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.pool import StaticPool
 
-from alarms.service import AlarmSystem
-from alarms.tables import create_tables
-from collectors.sim.demo import load_demo
 from hmi.alarms_view import AlarmSource, AlarmSummary, banner_html, counts_html
 from tagdb.auth import Principal
-from tagdb.database import TagDatabase
-from tagdb.events import EventBus
 from tagdb.values import GOOD, TagValue
-from twisted.internet.task import Clock
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 LIFT = "tower-a/elevator-1/fault_code"
 OPERATOR = Principal("op", frozenset({"operator"}), frozenset({"hmi.view", "hmi.command", "alarms.ack",
                                                                  "alarms.shelve"}))
 VIEWER = Principal("tech", frozenset({"viewer"}), frozenset({"hmi.view"}))
 
 
-@pytest.fixture(scope="module")
-def site():
-    return load_demo(port_offset=0)
-
-
 @pytest.fixture
-def world(site):
-    clock = Clock()
-    clock.advance(T0.timestamp())
-    db = TagDatabase(list(site.tags), clock)
-    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    create_tables(engine)
-    system = AlarmSystem(site, clock, engine, tags=db, events=EventBus())
-    system.start()
-    db.update([TagValue(LIFT, 3, GOOD, T0, T0), TagValue("tower-b/elevator-1/emergency_call", True, GOOD, T0, T0)])
-    clock.advance(0)
-    clock.advance(1)
-    yield system, clock
-    system.stop()
+def world(alarm_world):
+    """The demo's alarm engine with the lift entrapment and an emergency call active."""
+    w = alarm_world
+    w.db.update([TagValue(LIFT, 3, GOOD, w.t0, w.t0),
+                 TagValue("tower-b/elevator-1/emergency_call", True, GOOD, w.t0, w.t0)])
+    w.clock.advance(0)
+    w.clock.advance(1)
+    return w.system, w.clock
 
 
 def test_banner_and_counts_put_the_critical_alarms_first(world, site):
@@ -147,30 +126,21 @@ def test_unshelve_needs_a_comment_skips_unshelved_alarms_and_is_journaled(world,
     assert _journal(system, clock, lift, "unshelve") == []
 
 
-def test_viewer_cannot_acknowledge_shelve_or_unshelve(world, site):
+@pytest.mark.parametrize("principal, enabled, refusal", [
+    (VIEWER, set(), "tech may not unshelve"),
+    (ACK_ONLY, {"ack"}, "may not unshelve alarms (permission alarms.shelve)"),
+], ids=["viewer", "acknowledge-only"])
+def test_unshelving_needs_the_shelve_permission(world, site, principal, enabled, refusal):
     system, clock = world
     call = _call(system)
     system.engine.shelve(call, "op", "button stuck", 3600)
-    summary = AlarmSummary(AlarmSource(system.engine, site), VIEWER, lambda: None)
-    assert summary.ack.disabled and summary.shelve.disabled and summary.unshelve.disabled
+    summary = AlarmSummary(AlarmSource(system.engine, site), principal, lambda: None)
+    assert {b for b in ("ack", "shelve", "unshelve") if not getattr(summary, b).disabled} == enabled
     summary.state.value = "shelved"
     _select(summary, call)
     summary.comment.value = "let me see it"
     summary._act("unshelve")     # what a forged click would reach: the server refuses too
-    assert "tech may not unshelve" in summary.result.object
-    assert system.engine.get(call).shelved_by == "op"
+    assert refusal in summary.result.object
+    record = system.engine.get(call)
+    assert record.shelved and record.shelved_by == "op"
     assert _journal(system, clock, call, "unshelve") == []
-
-
-def test_acknowledge_permission_does_not_allow_unshelving(world, site):
-    system, clock = world
-    call = _call(system)
-    system.engine.shelve(call, "op", "button stuck", 3600)
-    summary = AlarmSummary(AlarmSource(system.engine, site), ACK_ONLY, lambda: None)
-    assert not summary.ack.disabled and summary.unshelve.disabled
-    summary.state.value = "shelved"
-    _select(summary, call)
-    summary.comment.value = "clearing it"
-    summary._act("unshelve")
-    assert "may not unshelve alarms (permission alarms.shelve)" in summary.result.object
-    assert system.engine.get(call).shelved

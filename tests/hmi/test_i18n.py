@@ -8,18 +8,12 @@ import ast
 import html
 import re
 import string
-from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
 import panel as pn
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.pool import StaticPool
 
-from alarms.service import AlarmSystem
-from alarms.tables import create_tables
-from collectors.sim.demo import load_demo
 from hmi import i18n, pages
 from hmi.alarms_view import STATE_NAMES, AlarmSource, AlarmSummary, _message, banner_html
 from hmi.faceplate import STATUS_TEXT, Faceplates, result_html
@@ -28,13 +22,9 @@ from hmi.model import CLASS_NAMES, SiteIndex
 from hmi.quality import STATES
 from hmi.trends import RANGES, TrendPage
 from tagdb.auth import Principal
-from tagdb.database import TagDatabase
-from tagdb.events import EventBus
 from tagdb.system_tags import SystemTags
 from tagdb.values import BAD_COMM_FAILURE, GOOD, UNCERTAIN, TagValue
-from twisted.internet.task import Clock
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 HMI = Path(__file__).resolve().parents[2] / "hmi"
 OPERATOR = Principal("op", frozenset({"operator"}), frozenset({"hmi.view", "hmi.command", "alarms.ack",
                                                                  "alarms.shelve"}))
@@ -53,36 +43,25 @@ ENGLISH_UI = ["Acknowledge", "Shelve", "Unshelve", "shelved", "acknowledged", "G
 LATIN_OK = {"COP", "UTC", "CSV", "SP", "PV", "OUT"}
 
 
-@pytest.fixture(scope="module")
-def site():
-    return load_demo(port_offset=0)
-
-
 @pytest.fixture
-def world(site):
+def world(alarm_world):
     """The demo's tags with values of every quality, the real alarm engine with active alarms."""
-    clock = Clock()
-    clock.advance(T0.timestamp())
-    db = TagDatabase(list(site.tags), clock)
-    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    create_tables(engine)
-    system = AlarmSystem(site, clock, engine, tags=db, events=EventBus())
-    system.start()
+    w = alarm_world
+    site, db, clock, t0 = w.site, w.db, w.clock, w.t0
     values = []
     for k, spec in enumerate(t for t in site.tags if not t.path.startswith("_system/")):
         value = (k % 2 == 0) if spec.data_type == "bool" else (k % 7 if spec.data_type.startswith(("int", "uint"))
                                                               else 10.0 + k % 13)
         quality = (BAD_COMM_FAILURE, UNCERTAIN, GOOD, GOOD, GOOD)[k % 5]
-        values.append(TagValue(spec.path, value, quality, T0, T0))
-    values.append(TagValue("tower-a/elevator-1/fault_code", 3, GOOD, T0, T0))
+        values.append(TagValue(spec.path, value, quality, t0, t0))
+    values.append(TagValue("tower-a/elevator-1/fault_code", 3, GOOD, t0, t0))
     db.update(values)
     health = SystemTags(db, clock)
     for k, device in enumerate(sorted({t.device for t in site.tags if t.device})):
         health.report_device(device, connected=k % 3 != 0)     # Good values of a lost device show as stale
     clock.advance(0)
     clock.advance(1)
-    yield SimpleNamespace(site=site, db=db, system=system, clock=clock)
-    system.stop()
+    return w
 
 
 def _texts(obj) -> list[str]:
