@@ -158,13 +158,15 @@ rotations:
 """
 
 
-def test_lead_lag_rotation_swaps_after_configured_run_hours():
+@pytest.mark.parametrize("critical", [False, True], ids=["plain", "critical run commands"])
+def test_lead_lag_rotation_swaps_after_configured_run_hours(critical):
     c1 = Chiller("plant-chiller-1", rng("c1"), {"run_hours": 1000.0, "running": 1})
     c2 = Chiller("plant-chiller-2", rng("c2"), {"run_hours": 1000.5, "running": 1})
     db, clock = make_db(model_specs(c1, "plant/chiller-1", "c1") + model_specs(c2, "plant/chiller-2", "c2"))
     b1 = ModelBridge(db, clock, c1, "plant/chiller-1", "c1", scan=60.0)
     b2 = ModelBridge(db, clock, c2, "plant/chiller-2", "c2", scan=60.0)
-    engine = ControlEngine(section(ROTATION), db, clock)
+    # Critical commands need a person's confirmation; the configured rotation (as in the demo) does not.
+    engine = ControlEngine(section(('critical: ["plant/*/run_cmd"]\n' if critical else "") + ROTATION), db, clock)
     b1.start(), b2.start()
     engine.start()
     rot = engine.rotations["chillers"]
@@ -187,6 +189,12 @@ def test_lead_lag_rotation_swaps_after_configured_run_hours():
     assert all(r.ok for r in records)
     # Run hours stay balanced within one rotation period.
     assert abs(c1.get("run_hours") - c2.get("run_hours")) < 2.5
+    if critical:
+        person = Principal("op", frozenset({"operator"}), frozenset({"tags.write"}))
+        out = []
+        _async.start(engine.commands.execute(person, "plant/chiller-1/run_cmd", False)).addCallback(out.append)
+        clock.advance(0)
+        assert out and out[0].status == "confirmation_required"
     engine.stop()
 
 
