@@ -83,3 +83,50 @@ def section(yaml_text: str) -> dict:
     clean, errs = SECTION.check(data, "control", Loc("control.yaml", 1))
     assert not errs, [str(e) for e in errs]
     return clean
+
+
+# The heating zone's PID loop (pv z/temp, out z/valve); tests append their own loop options or sections.
+ZONE_LOOP = """
+loops:
+  zone:
+    pv: z/temp
+    out: z/valve
+    sp: 21.0
+    kp: 8
+    ti: 40s
+    action: reverse
+    out_min: 0
+    out_max: 100
+"""
+
+
+def loop_rig(yaml_text: str, extra_specs=(), events=None):
+    """(db, clock, fake device, ControlEngine) for the ``control:`` YAML over z/temp, z/valve and ``extra_specs``."""
+    from control.engine import ControlEngine
+
+    db, clock = make_db([spec("z/temp", access="r"), spec("z/valve"), *extra_specs])
+    dev = FakeDevice(db, clock)
+    engine = ControlEngine(section(yaml_text), db, clock, "Asia/Shanghai", events=events)
+    return db, clock, dev, engine
+
+
+# A one-PLC site with a zone's temperature, valve and fan, for site-validation tests of control.yaml.
+PLC_SITE = """
+site: {name: t, timezone: Asia/Shanghai}
+devices:
+  plc: {protocol: modbus, endpoint: "tcp://127.0.0.1:1502"}
+tags:
+  - {path: z/temp, type: float32, device: plc, address: "ir:0"}
+  - {path: z/valve, type: float32, device: plc, address: "hr:0", access: rw}
+  - {path: z/fan, type: bool, device: plc, address: "co:0", access: rw}
+"""
+
+
+def check_control(tmp_path, control: str, site_yaml: str = PLC_SITE):
+    """Validate a site folder of ``site_yaml`` and ``control`` (control.yaml); returns (site, error strings)."""
+    from tagdb.site.loader import check_site
+
+    (tmp_path / "site.yaml").write_text(site_yaml)
+    (tmp_path / "control.yaml").write_text(control)
+    site, errors = check_site(tmp_path)
+    return site, [str(e) for e in errors]

@@ -12,19 +12,9 @@ from __future__ import annotations
 from control import _async
 from control.commands import SYSTEM
 
-from .helpers import FakeDevice, make_db, put, section, spec
+from .helpers import ZONE_LOOP, FakeDevice, loop_rig, make_db, put, section, spec
 
-LOOP = """
-loops:
-  zone:
-    pv: z/temp
-    out: z/valve
-    sp: 21.0
-    kp: 8
-    ti: 40s
-    action: reverse
-    out_min: 0
-    out_max: 100
+INTERLOCK = """\
 interlocks:
   valve-needs-airflow:
     tags: [z/valve]
@@ -43,12 +33,14 @@ class Zone:
         self.temp += (15.0 + 0.1 * valve - self.temp) * dt / 30.0
 
 
-def rig(yaml_text: str):
-    from control.engine import ControlEngine
-    db, clock = make_db([spec("z/temp", access="r"), spec("z/valve"), spec("z/airflow", "bool", access="r")])
-    dev = FakeDevice(db, clock)
-    engine = ControlEngine(section(yaml_text), db, clock, "Asia/Shanghai")
-    return db, clock, dev, engine
+def started(loop_option: str = "", airflow: bool = True):
+    """The zone loop (plus ``loop_option``, YAML lines of the loop) under the airflow interlock, started with the
+    zone at 17 °C, the valve shut and airflow proven or not; returns (db, clock, dev, engine, zone)."""
+    db, clock, dev, engine = loop_rig(ZONE_LOOP + loop_option + INTERLOCK, [spec("z/airflow", "bool", access="r")])
+    zone = Zone()
+    put(db, clock, {"z/temp": zone.temp, "z/valve": 0.0, "z/airflow": airflow})
+    engine.start()
+    return db, clock, dev, engine, zone
 
 
 def run(db, clock, zone, seconds):
@@ -63,10 +55,7 @@ def state(db, field):
 
 
 def test_interlock_holds_the_loop_output_and_the_loop_resumes_bumplessly():
-    db, clock, dev, engine = rig(LOOP)
-    zone = Zone()
-    put(db, clock, {"z/temp": zone.temp, "z/valve": 0.0, "z/airflow": True})
-    engine.start()
+    db, clock, dev, engine, zone = started()
     run(db, clock, zone, 30)
     assert dev.last("z/valve") > 20.0                       # heating while airflow is proven
     assert state(db, "status") == "ok" and state(db, "interlock") == ""
@@ -98,10 +87,7 @@ def test_interlock_holds_the_loop_output_and_the_loop_resumes_bumplessly():
 
 
 def test_interlocked_loop_drives_to_disabled_output_when_that_is_allowed():
-    db, clock, dev, engine = rig(LOOP.replace("    out_max: 100\n", "    out_max: 100\n    disabled_output: 0\n"))
-    zone = Zone()
-    put(db, clock, {"z/temp": zone.temp, "z/valve": 0.0, "z/airflow": True})
-    engine.start()
+    db, clock, dev, engine, zone = started("    disabled_output: 0\n")
     run(db, clock, zone, 30)
     assert dev.last("z/valve") > 20.0
     put(db, clock, {"z/airflow": False})
@@ -116,10 +102,7 @@ def test_interlocked_loop_drives_to_disabled_output_when_that_is_allowed():
 
 
 def test_manual_output_refused_by_the_interlock_and_held_while_it_trips():
-    db, clock, dev, engine = rig(LOOP.replace("    out_max: 100\n", "    out_max: 100\n    mode: manual\n"))
-    zone = Zone()
-    put(db, clock, {"z/temp": zone.temp, "z/valve": 0.0, "z/airflow": False})
-    engine.start()
+    db, clock, dev, engine, zone = started("    mode: manual\n", airflow=False)
 
     def command(value):
         out = []

@@ -11,19 +11,9 @@ from control.engine import ControlEngine, LoopAlarm
 from tagdb.events import EventBus
 from tagdb.values import BAD_COMM_FAILURE, WriteStatus
 
-from .helpers import FakeDevice, make_db, put, section, spec
+from .helpers import ZONE_LOOP, FakeDevice, loop_rig, make_db, put, section, spec
 
-LOOP = """
-loops:
-  zone:
-    pv: z/temp
-    out: z/valve
-    sp: 21.0
-    kp: 8
-    ti: 40s
-    action: reverse
-    out_min: 0
-    out_max: 100
+LOOP = ZONE_LOOP + """\
     bad_pv: {bad_pv}
     safe_output: 15
 """
@@ -40,13 +30,6 @@ class Plant:
         self.temp += (target - self.temp) * dt / 30.0
 
 
-def rig(yaml_text: str, extra_specs=(), events=None):
-    db, clock = make_db([spec("z/temp", access="r"), spec("z/valve"), *extra_specs])
-    dev = FakeDevice(db, clock)
-    engine = ControlEngine(section(yaml_text), db, clock, "Asia/Shanghai", events=events)
-    return db, clock, dev, engine
-
-
 def run(db, clock, plant, seconds, pv="z/temp", out="z/valve", dev=None):
     for _ in range(int(seconds)):
         if dev is not None and dev.writes:
@@ -57,7 +40,7 @@ def run(db, clock, plant, seconds, pv="z/temp", out="z/valve", dev=None):
 
 
 def test_loop_controls_and_publishes_state():
-    db, clock, dev, engine = rig(LOOP.format(bad_pv="hold"))
+    db, clock, dev, engine = loop_rig(LOOP.format(bad_pv="hold"))
     plant = Plant()
     put(db, clock, {"z/temp": plant.temp, "z/valve": 0.0})
     engine.start()
@@ -93,7 +76,7 @@ def test_bad_pv_holds_or_goes_safe_and_raises_alarm(mode):
     bus = EventBus()
     alarms: list[LoopAlarm] = []
     bus.subscribe(LoopAlarm, alarms.append)
-    db, clock, dev, engine = rig(LOOP.format(bad_pv=mode), events=bus)
+    db, clock, dev, engine = loop_rig(LOOP.format(bad_pv=mode), events=bus)
     plant = Plant()
     put(db, clock, {"z/temp": plant.temp})
     engine.start()
@@ -123,7 +106,7 @@ def test_bad_pv_holds_or_goes_safe_and_raises_alarm(mode):
 
 
 def test_bumpless_manual_to_auto_through_the_command_path():
-    db, clock, dev, engine = rig(LOOP.format(bad_pv="hold"))
+    db, clock, dev, engine = loop_rig(LOOP.format(bad_pv="hold"))
     plant = Plant()
     put(db, clock, {"z/temp": plant.temp})
     engine.start()
@@ -155,7 +138,7 @@ def test_bumpless_manual_to_auto_through_the_command_path():
 
 def test_tracking_when_output_is_forced():
     yaml_text = LOOP.format(bad_pv="hold") + "    track: '{z/hand}'\n"
-    db, clock, dev, engine = rig(yaml_text, [spec("z/hand", "bool", access="r")])
+    db, clock, dev, engine = loop_rig(yaml_text, [spec("z/hand", "bool", access="r")])
     plant = Plant()
     put(db, clock, {"z/temp": plant.temp, "z/hand": False})
     engine.start()
@@ -225,7 +208,7 @@ def test_cascade_master_output_is_slave_setpoint():
 
 
 def test_write_failure_is_published_and_retried():
-    db, clock, dev, engine = rig(LOOP.format(bad_pv="hold"))
+    db, clock, dev, engine = loop_rig(LOOP.format(bad_pv="hold"))
     put(db, clock, {"z/temp": 18.0})
     dev.refuse = WriteStatus.DEVICE_EXCEPTION
     engine.start()
@@ -239,7 +222,7 @@ def test_write_failure_is_published_and_retried():
 
 
 def test_no_alarm_and_no_write_before_the_first_reading():
-    db, clock, dev, engine = rig(LOOP.format(bad_pv="safe"))
+    db, clock, dev, engine = loop_rig(LOOP.format(bad_pv="safe"))
     engine.start()
     for _ in range(5):
         clock.advance(1.0)
