@@ -11,24 +11,9 @@ from control.engine import ControlEngine
 from tagdb.database import TagDatabase
 from tagdb.site.loader import check_site
 
+from .helpers import check_control
+
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
-
-SITE = """
-site: {name: t, timezone: Asia/Shanghai}
-devices:
-  plc: {protocol: modbus, endpoint: "tcp://127.0.0.1:1502"}
-tags:
-  - {path: z/temp, type: float32, device: plc, address: "ir:0"}
-  - {path: z/valve, type: float32, device: plc, address: "hr:0", access: rw}
-  - {path: z/fan, type: bool, device: plc, address: "co:0", access: rw}
-"""
-
-
-def load(tmp_path, control: str):
-    (tmp_path / "site.yaml").write_text(SITE)
-    (tmp_path / "control.yaml").write_text(control)
-    site, errors = check_site(tmp_path)
-    return site, [str(e) for e in errors]
 
 
 def test_demo_control_section_is_valid_and_builds():
@@ -77,5 +62,5 @@ def test_demo_control_section_is_valid_and_builds():
      3, "control.inputs.x.initial: 1.5 is not a int"),
 ])
 def test_config_errors_name_file_line_and_field(tmp_path, control, line, message):
-    site, errors = load(tmp_path, control)
+    site, errors = check_control(tmp_path, control)
     assert any(e.startswith(f"{tmp_path / 'control.yaml'}:{line}:") and message in e for e in errors), errors

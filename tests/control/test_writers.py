@@ -6,16 +6,9 @@ import re
 
 import pytest
 
-from tagdb.site.loader import check_site
+from .helpers import PLC_SITE, check_control
 
-SITE = """
-site: {name: t, timezone: Asia/Shanghai}
-devices:
-  plc: {protocol: modbus, endpoint: "tcp://127.0.0.1:1502"}
-tags:
-  - {path: z/temp, type: float32, device: plc, address: "ir:0"}
-  - {path: z/valve, type: float32, device: plc, address: "hr:0", access: rw}
-  - {path: z/fan, type: bool, device: plc, address: "co:0", access: rw}
+SITE = PLC_SITE + """\
   - {path: z/hours-1, type: float32, device: plc, address: "ir:2"}
   - {path: z/hours-2, type: float32, device: plc, address: "ir:4"}
   - {path: z/pump-2, type: bool, device: plc, address: "co:1", access: rw}
@@ -34,10 +27,7 @@ control:
 
 
 def load(tmp_path, control: str) -> list[str]:
-    (tmp_path / "site.yaml").write_text(SITE)
-    (tmp_path / "control.yaml").write_text(control)
-    _site, errors = check_site(tmp_path)
-    return [str(e) for e in errors]
+    return check_control(tmp_path, control, SITE)[1]
 
 
 def at(tmp_path, line: int) -> str:
