@@ -52,23 +52,27 @@ def _ref(ref: str | None) -> str:
 def receive(session: Session, property_id: int, unit_id: int, amount: int, method: str, now: datetime,
             ref: str | None = None, actor: str = "", memo: str = "") -> tuple[Payment, bool]:
     """A deposit received for a unit (Dr cash / Cr 2241) with a receipt; returns (receipt, created)."""
-    check_unit(session, property_id, unit_id)
-    ref = _ref(ref)
-    dup = session.scalars(select(Payment).where(Payment.external_ref == f"deposit:in:{ref}")).first()
-    if dup is not None:
-        return dup, False
-    return record_deposit(session, property_id, unit_id, amount, method, now, ref, actor=actor, memo=memo), True
+    return _move(session, property_id, unit_id, amount, method, now, ref, False, actor, memo)
 
 
 def refund(session: Session, property_id: int, unit_id: int, amount: int, method: str, now: datetime,
            ref: str | None = None, actor: str = "", memo: str = "") -> tuple[Payment, bool]:
     """Pay back (part of) a unit's deposit (Dr 2241 / Cr cash), at most what is held."""
+    return _move(session, property_id, unit_id, amount, method, now, ref, True, actor, memo)
+
+
+def _move(session: Session, property_id: int, unit_id: int, amount: int, method: str, now: datetime,
+          ref: str | None, refund: bool, actor: str, memo: str) -> tuple[Payment, bool]:
+    """Receive (or with ``refund`` pay back) a deposit once per ``ref``; returns (receipt, created)."""
     check_unit(session, property_id, unit_id)
     ref = _ref(ref)
-    dup = session.scalars(select(Payment).where(Payment.external_ref == f"deposit:out:{ref}")).first()
+    # Looked up before record_deposit validates: a replayed refund answers with its receipt even when what is
+    # held has since dropped below its amount.
+    ext = f"deposit:{'out' if refund else 'in'}:{ref}"
+    dup = session.scalars(select(Payment).where(Payment.external_ref == ext)).first()
     if dup is not None:
         return dup, False
-    return record_deposit(session, property_id, unit_id, amount, method, now, ref, refund=True, actor=actor,
+    return record_deposit(session, property_id, unit_id, amount, method, now, ref, refund=refund, actor=actor,
                           memo=memo), True
 
 
