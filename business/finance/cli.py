@@ -13,17 +13,17 @@ import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from tagdb.cli.helpers import command_group
+
 from ..cli_support import data_dir, open_site, print_error, site_args
 
 
 def register(subparsers) -> None:
     """Add the ``billing`` and ``finance`` commands."""
-    billing = subparsers.add_parser("billing", help="billing runs and late fees",
-                                    description="Bill every unit and parking space for a period, from the fee "
-                                                "items of the site's finance section and the meter readings in "
-                                                "the historian.")
-    sub = billing.add_subparsers(dest="billing_command", metavar="SUBCOMMAND", title="subcommands")
-    billing.set_defaults(func=lambda args: (billing.print_help(), 2)[1])
+    _, sub = command_group(subparsers, "billing", help="billing runs and late fees",
+                           description="Bill every unit and parking space for a period, from the fee items of "
+                                       "the site's finance section and the meter readings in the historian.",
+                           dest="billing_command")
     run = sub.add_parser("run", help="preview or post the bills of a period (idempotent)",
                          description="Compute the bills of a period. With --preview nothing is written. Posting "
                                      "twice creates nothing new. Metered lines whose readings are missing, Bad, "
@@ -40,10 +40,8 @@ def register(subparsers) -> None:
     site_args(late)
     late.set_defaults(func=cmd_late_fees)
 
-    fin = subparsers.add_parser("finance", help="financial statements and year-end closing",
-                                description="Financial statements and year-end closing.")
-    fsub = fin.add_subparsers(dest="finance_command", metavar="SUBCOMMAND", title="subcommands")
-    fin.set_defaults(func=lambda args: (fin.print_help(), 2)[1])
+    _, fsub = command_group(subparsers, "finance", help="financial statements and year-end closing",
+                            description="Financial statements and year-end closing.", dest="finance_command")
     st = fsub.add_parser("statement", help="print a statement (json, csv or html)",
                          description="trial_balance, balance_sheet, income_statement, cash_flow or ageing "
                                      "for a date range (balance sheet and ageing: at --to).")
