@@ -4,6 +4,7 @@ temporary parking (quote, sale with receipt, validation naming fields) and the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from collectors.testing import aio_test
 
@@ -13,6 +14,16 @@ TARIFF = {"free_minutes": 15, "first_minutes": 60, "first_price": "5.00", "perio
           "daily_cap": "30.00"}
 
 
+@contextlib.asynccontextmanager
+async def running(tmp_path, db_url):
+    """The service tree of test_api's ``start``, as (base URL, tokens, unit ids); stopped on leaving."""
+    root, base, tok, units = await start(tmp_path, db_url)
+    try:
+        yield base, tok, units
+    finally:
+        await _wait(root.stopService())
+
+
 async def balances(base, token):
     code, tb = await call(base, "GET", "/finance/statements/trial_balance?from=2026-01-01&to=2027-12-31", token)
     assert code == 200 and tb["balanced"], tb
@@ -20,8 +31,7 @@ async def balances(base, token):
 
 @aio_test
 async def test_deposits(tmp_path, db_url):
-    root, base, tok, units = await start(tmp_path, db_url)
-    try:
+    async with running(tmp_path, db_url) as (base, tok, units):
         fin, a, b = tok["fin"], tok["resA"], tok["resB"]
         u1, u2 = units
         code, r = await call(base, "POST", "/finance/deposits", fin, {"unit_id": u1, "amount": "2000.00",
@@ -87,14 +97,11 @@ async def test_deposits(tmp_path, db_url):
         code, spec = await call(base, "GET", "/openapi.json")
         assert spec["paths"]["/finance/deposits"]["get"]["x-permission"] == "bills.read"
         assert spec["paths"]["/finance/deposits/forfeit"]["post"]["x-permission"] == "finance.write"
-    finally:
-        await _wait(root.stopService())
 
 
 @aio_test
 async def test_temporary_parking(tmp_path, db_url):
-    root, base, tok, units = await start(tmp_path, db_url)
-    try:
+    async with running(tmp_path, db_url) as (base, tok, units):
         fin = tok["fin"]
         q = "/finance/parking/quote?entered=2026-11-20T09:00:00%2B08:00&left=2026-11-20T11:05:00%2B08:00"
         code, err = await call(base, "GET", q, fin)
@@ -139,14 +146,11 @@ async def test_temporary_parking(tmp_path, db_url):
         bal = {x["code"]: x["balance"] for x in accts["items"]}
         assert (bal["5106"], bal["1012"]) == ("-9.00", "9.00")
         await balances(base, fin)
-    finally:
-        await _wait(root.stopService())
 
 
 @aio_test
 async def test_a_held_shared_line_is_released_over_rest(tmp_path, db_url):
-    root, base, tok, units = await start(tmp_path, db_url)
-    try:
+    async with running(tmp_path, db_url) as (base, tok, units):
         fin = tok["fin"]
         item = {"code": "common", "name": "Common-area electricity", "kind": "shared", "account": "5104",
                 "params": {"master": "t1/meter-master/energy_kwh", "price": "0.60"}}
@@ -173,5 +177,3 @@ async def test_a_held_shared_line_is_released_over_rest(tmp_path, db_url):
         # 1000.5 kWh × 0.60 = 600.30, split over two units of 100 m² each
         assert sorted(released) == ["300.15", "300.15"]
         await balances(base, fin)
-    finally:
-        await _wait(root.stopService())
