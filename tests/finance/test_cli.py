@@ -19,7 +19,11 @@ def spms(*args, cwd=ROOT):
                           timeout=300)
 
 
-def test_billing_run_from_the_command_line(tmp_path):
+def data_folder(tmp_path, fill) -> None:
+    """Migrate the business DB of the data folder ``tmp_path`` and add the harbour-view property to it.
+
+    ``fill(session, property)`` adds what the test needs; the database is stopped again so the CLI can open it.
+    """
     db = Database(default_url(tmp_path))
     db.migrate()
 
@@ -27,13 +31,19 @@ def test_billing_run_from_the_command_line(tmp_path):
         p = Property(code="harbour-view", name="HV")
         s.add(p)
         s.flush()
+        fill(s, p)
+    db.call(estate)
+    db.stop()
+
+
+def test_billing_run_from_the_command_line(tmp_path):
+    def units(s, p):
         b = Building(property_id=p.id, code="tower-a", name="A")
         s.add(b)
         s.flush()
         s.add_all([Unit(property_id=p.id, building_id=b.id, code=c, floor=2, gross_area=Decimal("100.00"),
                         inner_area=Decimal("78.00"), status="occupied", use="residential") for c in ("0201", "0202")])
-    db.call(estate)
-    db.stop()
+    data_folder(tmp_path, units)
     site = str(ROOT / "examples" / "demo")
     prev = spms("billing", "run", "--period", "2026-11", "--preview", "--site", site, "--data-dir", str(tmp_path))
     assert prev.returncode == 0, prev.stderr

@@ -246,22 +246,14 @@ def test_migration_0303_downgrades_and_upgrades(db_url):
 
 
 def test_close_year_from_the_command_line(tmp_path):
-    from business.database import Database, default_url
     from business.finance.accounts import ensure_chart
-    from business.models import Property
 
-    from .test_cli import ROOT, spms
-    db = Database(default_url(tmp_path))
-    db.migrate()
+    from .test_cli import ROOT, data_folder, spms
 
-    def estate(s):
-        p = Property(code="harbour-view", name="HV")
-        s.add(p)
-        s.flush()
+    def invoice(s, p):
         ensure_chart(s)
         expenses.record_invoice(s, p.id, "CleanCo", "C-1", "6403", 30000, date(2025, 5, 1), NOW)
-    db.call(estate)
-    db.stop()
+    data_folder(tmp_path, invoice)
     site = ("--site", str(ROOT / "examples" / "demo"), "--data-dir", str(tmp_path))
     first = spms("finance", "close-year", "2025", *site)
     assert first.returncode == 0 and "closed 2025: result -300.00 to retained earnings" in first.stdout, first.stderr
