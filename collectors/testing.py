@@ -3,7 +3,8 @@
 Public so that other packages' tests (alarms, control, billing) can run the
 simulated equipment the same way: ``aio_test`` runs an asyncio coroutine test
 on the Twisted asyncio reactor, ``wait_until`` waits on a condition with a
-timeout instead of sleeping a fixed time, ``free_port`` and ``start_smtp``
+timeout instead of sleeping a fixed time, ``wait_deferred`` awaits a Deferred
+from such a task, ``free_port`` and ``start_smtp``
 give loopback servers (a mail server for notification tests) a port of their own.
 """
 
@@ -43,6 +44,15 @@ async def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interv
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not reached within {timeout} s")
         await asyncio.sleep(interval)
+
+
+async def wait_deferred(d: Any) -> Any:
+    """Await a Deferred (or return a plain value) from inside an asyncio task, e.g. an ``aio_test`` body."""
+    from twisted.internet.defer import Deferred
+
+    if isinstance(d, Deferred):
+        return await d.asFuture(asyncio.get_running_loop())
+    return d
 
 
 def free_port(host: str = "127.0.0.1") -> int:

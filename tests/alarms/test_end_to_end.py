@@ -9,13 +9,11 @@ server started here (the demo's e-mail channel follows SPMS_DEMO_SMTP_PORT).
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from twisted.internet import reactor
 
 from collectors.sim.demo import load_demo
-from collectors.testing import aio_test, free_port, start_smtp, wait_until
+from collectors.testing import aio_test, free_port, start_smtp, wait_deferred, wait_until
 from tagdb.server.root import Component, build_root, make_context
 
 pytestmark = pytest.mark.slow
@@ -25,15 +23,6 @@ COMPONENTS = (Component("tagdb", "tagdb.service", lambda s: True),
               Component("simulators", "collectors.simulators_service", lambda s: True),
               Component("collectors", "collectors.service", lambda s: True))
 TEMP = "plant/chiller-1/supply_temp"
-
-
-async def _wait(d):
-    """Await a Deferred from inside an asyncio task."""
-    from twisted.internet.defer import Deferred
-
-    if isinstance(d, Deferred):
-        return await d.asFuture(asyncio.get_running_loop())
-    return d
 
 
 @aio_test
@@ -47,7 +36,7 @@ async def test_chiller_excursion_and_lift_entrapment_raise_alarms_and_emails_arr
     hub = ctx.provides["simulators"]
     # Pin the chiller running (so the chillers-off suppression stays off) before the first poll.
     hub.freeze("plant/chiller-1/running", True)
-    await _wait(root.startService())
+    await wait_deferred(root.startService())
     engine = ctx.provides["alarms"]
     try:
         await wait_until(lambda: ctx.tags.get(TEMP).quality.is_good, timeout=30, what="chiller data")
@@ -79,5 +68,5 @@ async def test_chiller_excursion_and_lift_entrapment_raise_alarms_and_emails_arr
         hub.clear_elevator_fault("tower-a/elevator-1")
         await wait_until(lambda: engine.get(lift).state.value == "latched", timeout=30, what="latched")
     finally:
-        await _wait(root.stopService())
+        await wait_deferred(root.stopService())
         smtp.stop()

@@ -17,7 +17,7 @@ from alarms.notify.message import Message
 from collectors.sim.demo import load_demo
 from collectors.sim.mail_sink import MailSinkService
 from collectors.simulators_service import SimulatorsService, mail_sink_from_config
-from collectors.testing import aio_test, free_port, wait_until
+from collectors.testing import aio_test, free_port, wait_deferred, wait_until
 from tagdb.server.root import Component, build_root, make_context
 from tagdb.site.loader import check_site
 from tagdb.values import GOOD, TagValue
@@ -36,15 +36,6 @@ def _mail(sender: str, to: list[str], subject: str, body: str) -> EmailMessage:
     msg["From"], msg["To"], msg["Subject"] = sender, ", ".join(to), subject
     msg.set_content(body)
     return msg
-
-
-async def _wait(d):
-    """Await a Deferred (or a plain value) from inside an asyncio task."""
-    from twisted.internet.defer import Deferred
-
-    if isinstance(d, Deferred):
-        return await d.asFuture(asyncio.get_running_loop())
-    return d
 
 
 @aio_test
@@ -77,7 +68,7 @@ async def test_a_message_sent_over_loopback_is_stored_as_eml_with_an_index_line(
         assert "20260301T080000Z-1.eml from spms@example.com to a@example.com, b@example.com" in caplog.text
         assert sink.health() == {"listening": f"smtp://127.0.0.1:{port}", "received": 1}
     finally:
-        await _wait(sink.stopService())
+        await wait_deferred(sink.stopService())
 
 
 @aio_test
@@ -114,7 +105,7 @@ async def test_oversize_messages_get_552_and_nothing_is_stored_the_session_goes_
         assert [e["subject"] for e in entries] == ["small"]
         assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
     finally:
-        await _wait(sink.stopService())
+        await wait_deferred(sink.stopService())
 
 
 @aio_test
@@ -129,8 +120,8 @@ async def test_numbers_continue_after_a_restart_and_a_taken_port_only_warns(tmp_
     with caplog.at_level(logging.WARNING, logger="collectors.sim.mail_sink"):
         second.startService()
     assert f"cannot listen on 127.0.0.1:{port}" in caplog.text and second.listening is None
-    await _wait(second.stopService())
-    await _wait(first.stopService())
+    await wait_deferred(second.stopService())
+    await wait_deferred(first.stopService())
 
     again = MailSinkService(reactor, tmp_path / "mail", port=port, clock=_clock())
     again.startService()
@@ -139,7 +130,7 @@ async def test_numbers_continue_after_a_restart_and_a_taken_port_only_warns(tmp_
         assert [(e["file"], e["subject"]) for e in again.store.entries()] == [
             ("20260301T080000Z-1.eml", "one"), ("20260301T080000Z-2.eml", "two")]
     finally:
-        await _wait(again.stopService())
+        await wait_deferred(again.stopService())
 
 
 SITE = "site: {name: T, timezone: UTC}\n"
@@ -212,7 +203,7 @@ async def test_demo_alarm_emails_land_in_the_sink_and_mail_pending_at_start_need
     pending = outbox.enqueue(Message(channel="email", recipient="li.wei@harbourview.example",
                                      subject="left over", body="from the last run"))
     caplog.set_level(logging.INFO)
-    await _wait(root.startService())
+    await wait_deferred(root.startService())
     sink = ctx.provides["mail_sink"]
     try:
         assert sink.listening is not None
@@ -231,4 +222,4 @@ async def test_demo_alarm_emails_land_in_the_sink_and_mail_pending_at_start_need
         assert "Emergency call button pressed in tower-a/elevator-1" in eml
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR and "mail" in r.getMessage()]
     finally:
-        await _wait(root.stopService())
+        await wait_deferred(root.stopService())
