@@ -14,12 +14,9 @@ from twisted.internet.defer import Deferred
 
 from business.finance.providers import HmacProvider
 from collectors.testing import aio_test
+from collectors.testing import wait_deferred as _wait
 
 SECRET = "api-test-provider-secret-42"
-
-
-async def _wait(d):
-    return await d.asFuture(asyncio.get_running_loop()) if isinstance(d, Deferred) else d
 
 
 async def start(tmp_path, url=None, extra_users=()):

@@ -21,6 +21,7 @@ from twisted.internet.defer import Deferred
 
 from collectors.sim.demo import load_demo
 from collectors.testing import aio_test, wait_until
+from collectors.testing import wait_deferred as _wait
 from tagdb.server.root import Component, build_root, make_context
 
 pytestmark = pytest.mark.slow
@@ -30,11 +31,6 @@ COMPONENTS = tuple(Component(n, m, lambda s: True) for n, m in (
     ("simulators", "collectors.simulators_service"), ("collectors", "collectors.service"),
     ("business", "business.service"), ("api", "tagdb.api.service")))
 GOOD, WRAP, SILENT = "tower-a/meter-201/energy_kwh", "tower-a/meter-202/energy_kwh", "tower-a/meter-301/energy_kwh"
-
-
-async def _wait(d):
-    from twisted.internet.defer import Deferred
-    return await d.asFuture(asyncio.get_running_loop()) if isinstance(d, Deferred) else d
 
 
 def demo_site():

@@ -8,16 +8,14 @@ HMI, the REST API and the manager views on free ports, stores in ``tmp``.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from collectors.sim.demo import load_demo
 from collectors.testing import free_port
+from collectors.testing import wait_deferred as wait
 from tagdb.site.errors import Loc
-from twisted.internet.defer import Deferred
 
 VIEWER = ("viewer", "Viewer-Pass-2026")     # the read-only viewer role: hmi.view without hmi.command
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -64,13 +62,6 @@ def _faster_scans(site, scan: str, names: tuple[str, ...]):
     devices = {name: dataclasses.replace(d, scan_groups=MappingProxyType({k: seconds for k in d.scan_groups}))
                if name in names else d for name, d in site.devices.items()}
     return dataclasses.replace(site, devices=MappingProxyType(devices))
-
-
-async def wait(d: Any) -> Any:
-    """Await a Deferred from an asyncio task."""
-    if isinstance(d, Deferred):
-        return await d.asFuture(asyncio.get_running_loop())
-    return d
 
 
 class Demo:

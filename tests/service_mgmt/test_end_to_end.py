@@ -26,6 +26,7 @@ from business.identity import create_user, make_hasher, new_api_token
 from business.models import ClockRecord, MaintenanceRecord, Review, RosterEntry, Shift, Staff
 from collectors.sim.demo import load_demo
 from collectors.testing import aio_test, wait_until
+from collectors.testing import wait_deferred as _wait
 from tagdb.server.root import Component, build_root, make_context
 
 pytestmark = pytest.mark.slow
@@ -39,12 +40,6 @@ COMPONENTS = (Component("tagdb", "tagdb.service", lambda s: True),
               Component("api", "tagdb.api.service", lambda s: True))
 LIFT = "tower-a/elevator-1"
 HEALTHY_FOR = 2.0
-
-
-async def _wait(d):
-    from twisted.internet.defer import Deferred
-
-    return await d.asFuture(asyncio.get_running_loop()) if isinstance(d, Deferred) else d
 
 
 def demo_site(tmp_path):
