@@ -13,16 +13,16 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tagdb.cli.helpers import command_group
+
 from .cli_support import open_site, print_error, site_args
 
 
 def register(subparsers) -> None:
     """Add the ``users`` and ``import`` commands."""
-    users = subparsers.add_parser("users", help="business users: add, list, grant, issue API tokens",
-                                  description="Manage the users of the business database (one identity for "
-                                              "the SCADA and the business side).")
-    sub = users.add_subparsers(dest="users_command", metavar="SUBCOMMAND", title="subcommands")
-    users.set_defaults(func=lambda args: (users.print_help(), 2)[1])
+    _users, sub = command_group(subparsers, "users", help="business users: add, list, grant, issue API tokens",
+                                description="Manage the users of the business database (one identity for "
+                                            "the SCADA and the business side).", dest="users_command")
     add = sub.add_parser("add", help="create a user", description="Create a user. The password is read from "
                          "the terminal (or stdin with --password-stdin), never from the command line.")
     add.add_argument("username")
