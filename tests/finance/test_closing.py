@@ -269,14 +269,14 @@ def test_close_year_from_the_command_line(tmp_path):
     assert "close-year" in spms("finance", "--help").stdout
 
 
+# SQLite has a single writer: a closing cannot overlap another posting there.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_a_posting_in_flight_is_part_of_the_closing_on_postgresql(db, estate):
     """A 2025 invoice checked against the lock just before the closing commits is closed with the year."""
     import threading
     import time
 
     from sqlalchemy import text
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has a single writer: a closing cannot overlap another posting there")
     pid = estate["property_id"]
     db.call(lambda s: book_2025_and_2026(s, estate))
     posted, commit, results = threading.Event(), threading.Event(), {}
