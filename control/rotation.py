@@ -17,13 +17,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.task import LoopingCall
-
 from . import _async
 from .commands import SYSTEM, CommandService
 from .expr import BadInputError, Expression
 from .state import StatePublisher, state_path
-from .ticking import start_ticking, stop_ticking
+from .ticking import SpecTicker
 
 log = logging.getLogger(__name__)
 
@@ -52,32 +50,21 @@ class RotationSpec:
     description: str = ""
 
 
-class Rotation:
+class Rotation(SpecTicker):
     """Runs one lead/lag group on its own interval."""
+
+    kind = "rotation"
+    log = log
 
     def __init__(self, spec: RotationSpec, tags: Any, clock: Any, commands: CommandService,
                  publisher: StatePublisher) -> None:
-        self.spec = spec
-        self.tags = tags
-        self.clock = clock
-        self.commands = commands
-        self.publisher = publisher
+        super().__init__(spec, tags, clock, commands, publisher)
         self.order: list[Member] = []
         self.lead_start: float | None = None     # the lead's run hours when it became lead
         self.swaps = 0
         self.running: dict[str, Any] = {}         # command -> last value confirmed
         self.busy = False
         self.status = "starting"
-        self._call: LoopingCall | None = None
-
-    def start(self) -> None:
-        """Evaluate now and every ``interval`` seconds."""
-        self._call = start_ticking(self.tick, self.clock, self.spec.interval, log,
-                                   f"rotation {self.spec.name}")
-
-    def stop(self) -> None:
-        """Stop evaluating."""
-        stop_ticking(self._call)
 
     @property
     def lead(self) -> Member | None:

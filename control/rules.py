@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.task import LoopingCall
 
 from tagdb.values import Scalar
 
@@ -31,7 +30,7 @@ from . import _async
 from .commands import SYSTEM, CommandService, _equal
 from .expr import BadInputError, Expression
 from .state import StatePublisher, state_path
-from .ticking import start_ticking, stop_ticking
+from .ticking import SpecTicker
 
 log = logging.getLogger(__name__)
 
@@ -89,29 +88,22 @@ class _Runtime:
     backoff: float = 0.0
 
 
-class RuleRunner:
+class RuleRunner(SpecTicker):
     """Evaluates one rule on its own interval and runs its sequences."""
+
+    kind = "rule"
+    log = log
 
     def __init__(self, spec: RuleSpec, tags: Any, clock: Any, commands: CommandService,
                  publisher: StatePublisher) -> None:
-        self.spec = spec
-        self.tags = tags
-        self.clock = clock
-        self.commands = commands
-        self.publisher = publisher
+        super().__init__(spec, tags, clock, commands, publisher)
         self.rt = _Runtime()
         self._paths = [p for p in spec.paths]
         self._targets = list(dict.fromkeys(st.write for st in (*spec.do, *spec.otherwise) if st.write))
-        self._call: LoopingCall | None = None
-
-    def start(self) -> None:
-        """Evaluate every ``interval`` seconds."""
-        self._call = start_ticking(self.tick, self.clock, self.spec.interval, log,
-                                   f"rule {self.spec.name}")
 
     def stop(self) -> None:
         """Stop evaluating and cancel a running sequence."""
-        stop_ticking(self._call)
+        super().stop()
         if self.rt.running is not None:
             self.rt.running.cancel()
 
