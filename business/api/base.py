@@ -20,7 +20,7 @@ from twisted.web.server import NOT_DONE_YET
 from tagdb.auth import Principal
 
 from ..audit import jsonable
-from ..errors import AuthenticationRequired, BadRequest, BusinessError
+from ..errors import AuthenticationRequired, BadRequest, BusinessError, ValidationError
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4 * 1024 * 1024
@@ -66,6 +66,14 @@ def read_json(request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("the body is not valid JSON", {"body": f"invalid JSON: {exc}"}) from None
+
+
+def read_json_object(request) -> dict:
+    """The request body as a JSON object (ValidationError naming ``body`` for any other JSON)."""
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise ValidationError("expected a JSON object", {"body": "expected a JSON object"})
+    return body
 
 
 def query_params(request) -> dict[str, str]:

@@ -12,7 +12,7 @@ from ..models import AuditEntry, RoleGrant, User
 from ..permissions import visibility
 from ..user_admin import (check_grantable, check_links, check_manageable, check_readable, check_scoped_change,
                           is_global_admin, manage_scope, manageable)
-from .base import COOKIE, Api, JsonResource, bearer, query_params, read_json
+from .base import COOKIE, Api, JsonResource, bearer, query_params, read_json, read_json_object
 
 
 def require_global(principal, perm: str) -> None:
@@ -65,6 +65,14 @@ class AuthResource(JsonResource):
         self.putChild(b"me", MeResource(api))
 
 
+def _manage_scoped(principal) -> bool:
+    """True when the caller manages users only inside its scopes (PermissionDenied without any)."""
+    scoped = not is_global_admin(principal)
+    if scoped:
+        manage_scope(principal)
+    return scoped
+
+
 def _scoped_list(s, principal, stmt) -> dict:
     """The users whose grants all lie in the caller's ``users.read`` scopes (never admins)."""
     vis = visibility(principal, "users.read")
@@ -107,12 +115,8 @@ class UsersResource(JsonResource):
         return 200, await self.api.db.run(work)
 
     async def handle_POST(self, request, principal):
-        scoped = not is_global_admin(principal)
-        if scoped:
-            manage_scope(principal)
-        body = read_json(request)
-        if not isinstance(body, dict):
-            raise ValidationError("expected a JSON object", {"body": "expected a JSON object"})
+        scoped = _manage_scoped(principal)
+        body = read_json_object(request)
         unknown = set(body) - {"username", "password", "display_name", "grants", "person_id", "staff_id", "language"}
         if unknown:
             raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
@@ -170,12 +174,8 @@ class UserResource(JsonResource):
         return 200, await self.api.db.run(work)
 
     async def handle_PATCH(self, request, principal):
-        scoped = not is_global_admin(principal)
-        if scoped:
-            manage_scope(principal)
-        body = read_json(request)
-        if not isinstance(body, dict):
-            raise ValidationError("expected a JSON object", {"body": "expected a JSON object"})
+        scoped = _manage_scoped(principal)
+        body = read_json_object(request)
         unknown = set(body) - {"display_name", "active", "language", "grants", "password"}
         errors = {k: "unknown or read-only field" for k in sorted(unknown)}
         if "active" in body and not isinstance(body["active"], bool):
@@ -243,9 +243,7 @@ class TokensResource(JsonResource):
 
     async def handle_POST(self, request, principal):
         require_global(principal, "users.write")
-        body = read_json(request)
-        if not isinstance(body, dict):
-            raise ValidationError("expected a JSON object", {"body": "expected a JSON object"})
+        body = read_json_object(request)
         if not self.ident.isdigit():
             raise NotFound(f"no user {self.ident!r}")
 
