@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tagdb.cli.helpers import command_group
 
-from .cli_support import open_site, print_error, site_args
+from .cli_support import open_site, print_error, site_args, with_site
 
 
 def register(subparsers) -> None:
@@ -89,17 +89,14 @@ def cmd_users_add(args) -> int:
     return 0
 
 
-def cmd_users_list(args) -> int:
+@with_site
+def cmd_users_list(args, db, site) -> int:
     """``spms users list``."""
     from sqlalchemy import select
 
     from .identity import grants_for
     from .models import User
 
-    opened = open_site(args)
-    if opened is None:
-        return 1
-    db, _ = opened
     rows = db.call(lambda s: [(u.username, u.active, grants_for(s, u.id))
                               for u in s.scalars(select(User).order_by(User.username))])
     for name, active, grants in rows:
@@ -107,7 +104,8 @@ def cmd_users_list(args) -> int:
     return 0
 
 
-def cmd_users_token(args) -> int:
+@with_site
+def cmd_users_token(args, db, site) -> int:
     """``spms users token``."""
     from sqlalchemy import select
 
@@ -115,10 +113,6 @@ def cmd_users_token(args) -> int:
     from .identity import new_api_token
     from .models import User
 
-    opened = open_site(args)
-    if opened is None:
-        return 1
-    db, site = opened
     security = (site.section("business") or {}).get("security") or {}
     lifetime = None if args.no_expiry else (args.days * 86400 if args.days else
                                             security.get("token_lifetime") or 90 * 86400.0)

@@ -8,8 +8,10 @@ database migrated, and prints a :class:`~business.errors.BusinessError` as one
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
+from typing import Callable
 
 
 def site_args(p: argparse.ArgumentParser) -> None:
@@ -44,6 +46,18 @@ def open_site(args):
     db = Database(url)
     db.migrate()
     return db, site
+
+
+def with_site(cmd: Callable[..., int]) -> Callable[..., int]:
+    """Make ``cmd(args, db, site)`` a command ``cmd(args)`` that opens the site first (exit 1 if it cannot)."""
+    @functools.wraps(cmd)
+    def run(args) -> int:
+        opened = open_site(args)
+        if opened is None:
+            return 1
+        db, site = opened
+        return cmd(args, db, site)
+    return run
 
 
 def print_error(exc, prefix: str = "spms", fields: bool = False) -> None:

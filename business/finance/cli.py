@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tagdb.cli.helpers import command_group
 
-from ..cli_support import data_dir, open_site, print_error, site_args
+from ..cli_support import data_dir, open_site, print_error, site_args, with_site
 
 
 def register(subparsers) -> None:
@@ -134,14 +134,11 @@ def asyncio_run_missing(paths, start, end) -> dict:
     return {p: (Reading(p, None, None, "missing", False),) * 2 for p in paths}
 
 
-def cmd_run(args) -> int:
+@with_site
+def cmd_run(args, db, site) -> int:
     """Preview or post a billing run."""
     from . import billing
     from ..errors import BusinessError
-    opened = open_site(args)
-    if opened is None:
-        return 1
-    db, site = opened
     app = _app(db, site)
     progress = Progress(f"billing {args.period}", enabled=not args.no_progress and not args.json)
     try:
@@ -172,12 +169,9 @@ def cmd_run(args) -> int:
     return 0
 
 
-def cmd_late_fees(args) -> int:
+@with_site
+def cmd_late_fees(args, db, site) -> int:
     """Charge late fees up to a date."""
-    opened = open_site(args)
-    if opened is None:
-        return 1
-    db, site = opened
     app = _app(db, site)
     as_of = date.fromisoformat(args.as_of) if args.as_of else None
     n = db.call(lambda s: app.late_fees(s, as_of, "cli"))
@@ -186,14 +180,11 @@ def cmd_late_fees(args) -> int:
     return 0
 
 
-def cmd_statement(args) -> int:
+@with_site
+def cmd_statement(args, db, site) -> int:
     """Print a statement."""
     from . import statements
     from .export import to_csv, to_html
-    opened = open_site(args)
-    if opened is None:
-        return 1
-    db, site = opened
     app = _app(db, site)
     today = app.today()
     start = date.fromisoformat(args.start) if args.start else today.replace(day=1)
