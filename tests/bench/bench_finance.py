@@ -31,7 +31,7 @@ from business.finance.meters import Reading
 from business.finance.models import Entry, Posting
 from business.finance.setup import sync_fee_items
 from business.models import Building, Property, Unit
-from tests.bench.harness import BenchResult
+from tests.bench.harness import BenchResult, run_on_asyncio_reactor
 
 NOW = datetime(2026, 12, 2, 2, tzinfo=timezone.utc)
 ITEMS = [
@@ -192,14 +192,6 @@ def bench_meter_reads(folder: Path, n_paths: int = 20_000) -> list[BenchResult]:
     ``read_boundaries`` as a billing run calls it; best of 2 per-path and 3 batched rounds.
     Runs on the asyncio reactor (installed here: each benchmark has its own process).
     """
-    import asyncio
-
-    from twisted.internet import asyncioreactor
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    asyncioreactor.install(loop)
-    from twisted.internet import defer, reactor
-
     from business.finance.meters import read_boundaries
     from tagdb.historian.points import tag_rows
     from tagdb.historian.sinks.embedded import EmbeddedSink
@@ -207,37 +199,30 @@ def bench_meter_reads(folder: Path, n_paths: int = 20_000) -> list[BenchResult]:
     start, end, _ = billing.period_bounds("2026-11", "Asia/Shanghai")
     out: dict = {}
 
-    async def main():
-        try:
-            sink = EmbeddedSink("bench", folder / "history.sqlite", reactor=reactor)
-            paths = [f"b{i % 10}/meter-{i // 2}/{'energy_kwh' if i % 2 == 0 else 'water_m3'}" for i in range(n_paths)]
-            for off in range(0, n_paths, 5000):
-                values = []
-                for p in paths[off:off + 5000]:
-                    for ts, v in ((start - timedelta(minutes=4), 100.0), (end - timedelta(minutes=3), 180.5)):
-                        values.append(TagValue(p, v, GOOD, ts, ts))
-                await sink.write_points(tag_rows(values, seq0=0))
-            out["per_path"] = float("inf")
-            for _ in range(2):
-                t = time.perf_counter()
-                per_path = await read_boundaries(_PerPath(sink), paths, start, end)
-                out["per_path"] = min(out["per_path"], time.perf_counter() - t)
-            out["batched"] = float("inf")
-            for _ in range(3):
-                t = time.perf_counter()
-                batched = await read_boundaries(sink, paths, start, end)
-                out["batched"] = min(out["batched"], time.perf_counter() - t)
-            if batched != per_path:
-                raise AssertionError("batched and per-path readings differ")
-            out["good"] = sum(1 for a, b in batched.values() if a.good and b.good)
-            await sink.close()
-        finally:
-            reactor.stop()
-    failure = []
-    reactor.callWhenRunning(lambda: defer.ensureDeferred(main()).addErrback(failure.append))
-    reactor.run()
-    if failure:
-        failure[0].raiseException()
+    async def main(reactor):
+        sink = EmbeddedSink("bench", folder / "history.sqlite", reactor=reactor)
+        paths = [f"b{i % 10}/meter-{i // 2}/{'energy_kwh' if i % 2 == 0 else 'water_m3'}" for i in range(n_paths)]
+        for off in range(0, n_paths, 5000):
+            values = []
+            for p in paths[off:off + 5000]:
+                for ts, v in ((start - timedelta(minutes=4), 100.0), (end - timedelta(minutes=3), 180.5)):
+                    values.append(TagValue(p, v, GOOD, ts, ts))
+            await sink.write_points(tag_rows(values, seq0=0))
+        out["per_path"] = float("inf")
+        for _ in range(2):
+            t = time.perf_counter()
+            per_path = await read_boundaries(_PerPath(sink), paths, start, end)
+            out["per_path"] = min(out["per_path"], time.perf_counter() - t)
+        out["batched"] = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            batched = await read_boundaries(sink, paths, start, end)
+            out["batched"] = min(out["batched"], time.perf_counter() - t)
+        if batched != per_path:
+            raise AssertionError("batched and per-path readings differ")
+        out["good"] = sum(1 for a, b in batched.values() if a.good and b.good)
+        await sink.close()
+    run_on_asyncio_reactor(main)
     return [BenchResult("finance", f"value-at for {n_paths:,} meters x 2 boundaries, batched (embedded historian)",
                         round(out["batched"], 3), "s", baseline=round(out["per_path"], 3), lower_is_better=True,
                         note=f"baseline: one value_at per path and boundary, 16 in flight (best of 2); {out['good']} good "

@@ -50,30 +50,16 @@ def run():
 
 
 def _child() -> None:
-    import asyncio
-
-    from twisted.internet import asyncioreactor
-
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    asyncioreactor.install(loop)
-    from twisted.internet import defer, reactor
+    from tests.bench.harness import run_on_asyncio_reactor
 
     results: list[dict] = []
 
-    async def main():
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                await _all(reactor, Path(tmp), results)
-        finally:
-            reactor.stop()
+    async def main(reactor):
+        with tempfile.TemporaryDirectory() as tmp:
+            await _all(reactor, Path(tmp), results)
 
-    failure = []
-    reactor.callWhenRunning(lambda: defer.ensureDeferred(main()).addErrback(failure.append))
-    reactor.run()
-    if failure:
-        failure[0].printTraceback(file=sys.stderr)
-        sys.exit(1)
+    # A failure propagates: the traceback goes to stderr and the child exits 1.
+    run_on_asyncio_reactor(main)
     print(json.dumps(results))
 
 

@@ -20,7 +20,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent.parent
@@ -73,6 +73,32 @@ def best_time(fn: Callable[[], object], repeat: int = 5, number: int = 1) -> flo
             fn()
         best = min(best, (time.perf_counter() - start) / number)
     return best
+
+
+def run_on_asyncio_reactor(main: Callable[[Any], Awaitable[object]]) -> None:
+    """Install the asyncio reactor, run ``await main(reactor)`` on it, stop it, re-raise a failure.
+
+    For benchmarks that need the reactor: each runs in its own process, so
+    installing the global reactor here is safe (it must not be imported before).
+    """
+    import asyncio
+
+    from twisted.internet import asyncioreactor
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    asyncioreactor.install(loop)
+    from twisted.internet import defer, reactor
+
+    async def wrapped():
+        try:
+            await main(reactor)
+        finally:
+            reactor.stop()
+    failure = []
+    reactor.callWhenRunning(lambda: defer.ensureDeferred(wrapped()).addErrback(failure.append))
+    reactor.run()
+    if failure:
+        failure[0].raiseException()
 
 
 def rss_mb() -> float:
