@@ -44,6 +44,18 @@ def drive(coro):
     raise RuntimeError("coroutine suspended: use a real reactor for this one")
 
 
+class RecordingEmail:
+    """An ``email`` notification channel that keeps every message the outbox delivers."""
+
+    name = "email"
+
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    async def send(self, message) -> None:
+        self.sent.append(message)
+
+
 class FakeHistory:
     """Answers ``value_at`` from a dict of path → [(ts, value, quality)] like the historian's sinks."""
 

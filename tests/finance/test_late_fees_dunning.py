@@ -13,7 +13,7 @@ from business.finance.dunning import due_reminders
 from business.finance.models import BillLine, Reminder
 from business.models import Person, Residency
 
-from .conftest import NOW
+from .conftest import NOW, RecordingEmail
 
 RATE, CAP = Decimal("0.003"), Decimal("0.1")
 
@@ -56,16 +56,6 @@ def test_late_fee_follows_the_open_principal(db, estate):
     assert late_total(db, b) == 1500
 
 
-class Recorder:
-    name = "email"
-
-    def __init__(self):
-        self.sent = []
-
-    async def send(self, message):
-        self.sent.append(message)
-
-
 def test_reminders_before_due_at_due_and_overdue_go_through_the_outbox(db, estate):
     from twisted.internet.task import Clock
     b = setup_bill(db, estate)
@@ -91,7 +81,7 @@ def test_reminders_before_due_at_due_and_overdue_go_through_the_outbox(db, estat
     assert db.call(lambda s: [r.step for r in s.scalars(select(Reminder).order_by(Reminder.id))]) == \
         ["before_due", "due", "overdue_7"]
     # the messages go through the alarm system's durable outbox (the one shared notification path)
-    clock, channel = Clock(), Recorder()
+    clock, channel = Clock(), RecordingEmail()
     outbox = Outbox(db.engine, clock, {"email": channel})
     from business.finance.app import FinanceApp
     app = FinanceApp(db, None, {}, lambda: NOW, "demo", outbox=lambda: outbox)

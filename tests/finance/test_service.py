@@ -19,17 +19,7 @@ from business.finance.service import FinanceService
 from business.models import Person, Residency
 from collectors.testing import aio_test, wait_until
 
-from .conftest import build_estate
-
-
-class Recorder:
-    name = "email"
-
-    def __init__(self):
-        self.sent = []
-
-    async def send(self, message):
-        self.sent.append(message)
+from .conftest import RecordingEmail, build_estate
 
 
 @aio_test
@@ -47,7 +37,7 @@ async def test_periodic_late_fees_and_reminders(tmp_path, caplog):
         s.flush()
         s.add(Residency(unit_id=e["units"][0], person_id=p.id, role="owner", share=Decimal(1), moved_in=date(2020, 1, 1)))
     db.call(setup)
-    clock, channel = Clock(), Recorder()
+    clock, channel = Clock(), RecordingEmail()
     outbox = Outbox(db.engine, clock, {"email": channel})
     section = {"late_fee": {"daily_rate": "0.003", "cap": "1", "enabled": True},
                "dunning": {"enabled": True, "steps": [{"name": "overdue_7", "days": 7}], "check_every": 3600.0}}
