@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 from types import MappingProxyType
 
 from twisted.internet import reactor
@@ -43,21 +44,28 @@ def _server(port: int, tmp_path, **kw) -> OpcUaSimServer:
     return s
 
 
+@asynccontextmanager
 async def _rig(tmp_path, server_kw=None, **options):
+    """A started simulator server and collector: (server, site, db, collector, device); both stopped after."""
     port = free_port()
     server = _server(port, tmp_path, **(server_kw or {}))
     await server.start()
-    site = _site(port, **options)
-    db = TagDatabase(site.tags, reactor)
-    coll = OpcUaCollector(site, db, reactor, tmp_path / "data")
-    await coll.start()
-    return server, site, db, coll, coll.devices["ua"]
+    try:
+        site = _site(port, **options)
+        db = TagDatabase(site.tags, reactor)
+        coll = OpcUaCollector(site, db, reactor, tmp_path / "data")
+        await coll.start()
+        try:
+            yield server, site, db, coll, coll.devices["ua"]
+        finally:
+            await coll.stop()
+    finally:
+        await server.stop()
 
 
 @aio_test
 async def test_subscription_keeps_values_status_and_source_timestamps(tmp_path):
-    server, site, db, coll, dev = await _rig(tmp_path)
-    try:
+    async with _rig(tmp_path) as (server, site, db, coll, dev):
         await wait_until(lambda: db.get("p/mode").value == "auto" and db.get("p/temp").quality.is_good,
                          timeout=15, what="initial values")
         assert db.get("p/temp").value == 20.5
@@ -72,15 +80,11 @@ async def test_subscription_keeps_values_status_and_source_timestamps(tmp_path):
         assert db.get("p/temp").source_ts == ts
         await server.set_status("Pump1.Temp", 0x808C0000)          # BadSensorFailure from the server
         await wait_until(lambda: db.get("p/temp").quality.code == 0x808C0000, what="status kept")
-    finally:
-        await coll.stop()
-        await server.stop()
 
 
 @aio_test
 async def test_writes_coerce_to_the_node_type_and_report_status(tmp_path):
-    server, site, db, coll, dev = await _rig(tmp_path)
-    try:
+    async with _rig(tmp_path) as (server, site, db, coll, dev):
         await wait_until(dev.connected.is_set, timeout=15, what="connected")
         ok = await dev.write_tag(site.tag("p/speed"), 1500.0)       # a float into an Int16 node
         assert ok.ok and ok.device_status == "Good"
@@ -91,16 +95,12 @@ async def test_writes_coerce_to_the_node_type_and_report_status(tmp_path):
         assert ro.status is WriteStatus.READ_ONLY
         assert (await dev.write_tag(site.tag("p/mode"), "manual")).ok
         await wait_until(lambda: db.get("p/mode").value == "manual", what="write seen")
-    finally:
-        await coll.stop()
-        await server.stop()
 
 
 @aio_test
 async def test_server_restart_restores_subscription_without_action(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="collectors")
-    server, site, db, coll, dev = await _rig(tmp_path)
-    try:
+    async with _rig(tmp_path) as (server, site, db, coll, dev):
         await wait_until(lambda: db.get("p/temp").quality.is_good, timeout=15, what="good")
         await server.stop()
         await wait_until(lambda: db.get("p/temp").quality.name == "BadCommunicationError", timeout=15,
@@ -113,43 +113,31 @@ async def test_server_restart_restores_subscription_without_action(tmp_path, cap
         await wait_until(lambda: db.get("p/temp").value == 30.0, what="new changes flow")
         msgs = [r.getMessage() for r in caplog.records if r.name.startswith("collectors")]
         assert sum("unreachable" in m for m in msgs) == 1 and sum("recovered" in m for m in msgs) == 1
-    finally:
-        await coll.stop()
-        await server.stop()
 
 
 @aio_test
 async def test_sign_and_encrypt_with_username(tmp_path):
-    server, site, db, coll, dev = await _rig(
+    async with _rig(
         tmp_path, server_kw={"users": {"operator": "s3cret"}, "anonymous": False},
-        security_mode="SignAndEncrypt", security_policy="Basic256Sha256", username="operator", password="s3cret")
-    try:
+        security_mode="SignAndEncrypt", security_policy="Basic256Sha256", username="operator", password="s3cret") as (server, site, db, coll, dev):
         await wait_until(lambda: db.get("p/temp").quality.is_good, timeout=20, what="secure session")
         assert (tmp_path / "data" / "opcua" / "client-cert.der").exists()    # generated on first use
         assert dev.client.security_policy.Mode == 3          # ua.MessageSecurityMode.SignAndEncrypt
-    finally:
-        await coll.stop()
-        await server.stop()
 
 
 @aio_test
 async def test_wrong_password_is_an_outage_not_a_crash(tmp_path):
-    server, site, db, coll, dev = await _rig(
+    async with _rig(
         tmp_path, server_kw={"users": {"operator": "s3cret"}, "anonymous": False},
-        username="operator", password="wrong")
-    try:
+        username="operator", password="wrong") as (server, site, db, coll, dev):
         await wait_until(lambda: db.get("p/temp").quality.name == "BadCommunicationError", timeout=15,
                          what="bad")
         assert "BadUserAccessDenied" in dev.last_error or "Identity" in dev.last_error
-    finally:
-        await coll.stop()
-        await server.stop()
 
 
 @aio_test
 async def test_deadband_is_applied_by_the_server(tmp_path):
-    server, site, db, coll, dev = await _rig(tmp_path)
-    try:
+    async with _rig(tmp_path) as (server, site, db, coll, dev):
         await wait_until(lambda: db.get("p/temp_db").quality.is_good and db.get("p/speed").quality.is_good,
                          timeout=15, what="initial values")
         assert db.get("p/temp_db").value == 20.5
@@ -160,6 +148,3 @@ async def test_deadband_is_applied_by_the_server(tmp_path):
         assert db.get("p/temp_db").value == 20.5          # 0.4 < 1.0: filtered at the server
         await server.publish({"Pump1.Temp": 22.0})
         await wait_until(lambda: db.get("p/temp_db").value == 22.0, what="change beyond the deadband")
-    finally:
-        await coll.stop()
-        await server.stop()
