@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import asynccontextmanager
 
 import pytest
 import pytest_twisted
@@ -47,10 +48,17 @@ class Recorder(resource.Resource):
         return b'{"ok": true}'
 
 
-def listen(rec: Recorder):
+@asynccontextmanager
+async def recording_endpoint(status: int = 200):
+    """A :class:`Recorder` answering ``status`` on a loopback port: (recorder, base URL); closed after."""
     from twisted.internet import reactor
 
-    return reactor.listenTCP(0, server.Site(rec), interface="127.0.0.1")
+    rec = Recorder(status)
+    port = reactor.listenTCP(0, server.Site(rec), interface="127.0.0.1")
+    try:
+        yield rec, f"http://127.0.0.1:{port.getHost().port}"
+    finally:
+        await port.stopListening()
 
 
 @pytest_twisted.ensureDeferred
@@ -111,10 +119,8 @@ async def test_smtp_outage_messages_queue_and_arrive_when_the_server_returns():
 async def test_sms_gateway_request_template():
     from twisted.internet import reactor
 
-    rec = Recorder()
-    port = listen(rec)
-    try:
-        url = f"http://127.0.0.1:{port.getHost().port}/sms/send?key=abc"
+    async with recording_endpoint() as (rec, base):
+        url = f"{base}/sms/send?key=abc"
         ch = SmsChannel("sms", reactor, url, body='{"to": "$to", "msg": "$text"}',
                         headers={"Content-Type": "application/json", "X-Api-Key": "k1"})
         await ch.send(Message("sms", "+8613800000001", "subj", 'Chiller "1" too hot'))
@@ -122,39 +128,29 @@ async def test_sms_gateway_request_template():
         assert req["method"] == "POST" and req["uri"] == "/sms/send?key=abc"
         assert req["headers"]["x-api-key"] == "k1"
         assert json.loads(req["body"]) == {"to": "+8613800000001", "msg": 'Chiller "1" too hot'}
-    finally:
-        await port.stopListening()
 
 
 @pytest_twisted.ensureDeferred
 async def test_sms_gateway_refusal_is_an_error():
     from twisted.internet import reactor
 
-    rec = Recorder(status=500)
-    port = listen(rec)
-    try:
-        ch = SmsChannel("sms", reactor, f"http://127.0.0.1:{port.getHost().port}/send")
+    async with recording_endpoint(500) as (rec, base):
+        ch = SmsChannel("sms", reactor, f"{base}/send")
         with pytest.raises(NotificationError, match="HTTP 500"):
             await ch.send(Message("sms", "+86138", "s", "b"))
         assert rec.requests[0]["body"] == "to=%2B86138&text=b"
-    finally:
-        await port.stopListening()
 
 
 @pytest_twisted.ensureDeferred
 async def test_webhook_posts_json():
     from twisted.internet import reactor
 
-    rec = Recorder(status=204)
-    port = listen(rec)
-    try:
-        ch = WebhookChannel("hook", reactor, f"http://127.0.0.1:{port.getHost().port}/hook")
+    async with recording_endpoint(204) as (rec, base):
+        ch = WebhookChannel("hook", reactor, f"{base}/hook")
         await ch.send(Message("hook", "", "subject", "text", payload={"alarm_id": "a:H", "value": 9.6},
                               source="a:H"))
         doc = json.loads(rec.requests[0]["body"])
         assert rec.requests[0]["headers"]["content-type"] == "application/json"
         assert doc["subject"] == "subject" and doc["data"] == {"alarm_id": "a:H", "value": 9.6}
-    finally:
-        await port.stopListening()
 
 
