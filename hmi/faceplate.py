@@ -30,7 +30,11 @@ STATUS_TEXT = {"done": "confirmed", "refused": "refused", "failed": "failed",
 # point name -> text keys of its (True, False) buttons
 BOOL_LABELS = {"in_service": ("f.return_to_service", "f.take_out_of_service"), "open_cmd": ("f.open", "f.release"),
                "command": ("f.on", "f.off")}
-LOOP_ROWS = ("mode", "sp", "pv", "out")
+LOOP_ROWS = ("mode", "status", "sp", "pv", "out", "interlock")
+#: What control/loops.py publishes as a loop's status: shown in the operator's words.
+LOOP_STATUSES = ("starting", "waiting", "ok", "manual", "tracking", "tracking_slave", "bad_sp", "bad_pv",
+                 "interlocked")
+ABNORMAL_STATUSES = ("bad_sp", "bad_pv", "interlocked")
 
 
 def _bool_labels(name: str) -> tuple[str, str]:
@@ -160,11 +164,15 @@ class Faceplates:
         base = f"{LOOP_PREFIX}/{name}"
         paths = [f"{base}/{k}" for k in LOOP_ROWS]
 
-        modes = {m: self.t(f"f.{m}") for m in ("manual", "auto")}
+        labels = {"mode": {m: self.t(f"f.{m}") for m in ("manual", "auto")},
+                  "status": {st: self.t(f"f.st.{st}") for st in LOOP_STATUSES}}
 
         def show(v: Values) -> str:
-            return r.rows([(self.t(f"f.{k}"), r.value(f"{base}/{k}", v.shown(f"{base}/{k}", 1,
-                                                                          modes if k == "mode" else None),
+            # An operator must see why a loop is not controlling: an interlock holding its
+            # output or a Bad PV is marked abnormal next to the interlock's own message.
+            status = v.good(f"{base}/status")
+            return r.rows([(self.t(f"f.{k}"), r.value(f"{base}/{k}", v.shown(f"{base}/{k}", 1, labels.get(k)),
+                                                      "abn" if k == "status" and status in ABNORMAL_STATUSES else "",
                                                       lang=self.lang)) for k in LOOP_ROWS])
         block = Block(paths, show)
         out = pn.pane.HTML("", sizing_mode="stretch_width")

@@ -166,6 +166,12 @@ PAIRS: dict[str, tuple[str, str]] = {
     "f.sending": ("sending {path} = {value} …", "正在下发 {path} = {value} …"),
     "f.loop": ("Loop {name}", "控制回路 {name}"), "f.mode": ("mode", "模式"), "f.sp": ("sp", "设定值"),
     "f.pv": ("pv", "过程值"), "f.out": ("out", "输出"), "f.manual": ("manual", "手动"), "f.auto": ("auto", "自动"),
+    "f.status": ("status", "状态"), "f.interlock": ("interlock", "联锁"),
+    "f.st.starting": ("starting", "启动中"), "f.st.waiting": ("waiting for data", "等待数据"),
+    "f.st.ok": ("controlling", "自动调节中"), "f.st.manual": ("manual", "手动"),
+    "f.st.tracking": ("tracking", "跟踪"), "f.st.tracking_slave": ("tracking (cascade)", "跟踪（串级）"),
+    "f.st.bad_sp": ("setpoint invalid", "设定值无效"), "f.st.bad_pv": ("process value bad", "过程值坏值"),
+    "f.st.interlocked": ("held by interlock", "联锁保持"),
     "f.output_manual": ("output (manual)", "输出（手动）"), "f.setpoint": ("setpoint", "设定值"),
     "f.set_output": ("Set output", "下发输出"), "f.set_setpoint": ("Set setpoint", "下发设定值"),
     # -- trends -----------------------------------------------------------------------------------------
