@@ -53,12 +53,25 @@ def _free(port: int) -> bool:
     return True
 
 
+def ephemeral_low(default: int = 32768) -> int:
+    """The first port the kernel hands out for outgoing connections (Linux: ip_local_port_range)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
 def free_port_offset(site, tries: int = 200, rng: random.Random | None = None) -> int:
-    """An offset at which every simulated port of ``site`` is free on 127.0.0.1 now."""
+    """An offset at which every simulated port of ``site`` is free on 127.0.0.1 now.
+
+    The ports stay below the ephemeral range: a port free now could otherwise be
+    taken by any outgoing connection (a database client, another test) before the
+    simulator binds it.
+    """
     ports = simulated_ports(site)
     rng = rng or random.Random()
     lo = max(1024 - min(ports, default=0), 20000 - min(ports, default=0))
-    hi = 60000 - max(ports, default=0)
+    hi = min(60000, ephemeral_low()) - max(ports, default=0)
     for _ in range(tries):
         offset = rng.randrange(lo, hi)
         if all(_free(p + offset) for p in ports):

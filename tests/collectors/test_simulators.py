@@ -165,3 +165,16 @@ async def test_hub_steps_on_the_injected_clock_and_names_things_like_the_site(tm
     clock.advance(5)
     hub.step()
     assert hub.value("tower-a/meter-1201/power_kw") != 1.5
+
+
+def test_free_demo_ports_stay_below_the_ephemeral_range():
+    """A port an outgoing connection may take at any moment is never handed to a simulator."""
+    import random
+
+    from collectors.sim.demo import ephemeral_low, free_port_offset, load_demo, simulated_ports
+
+    site = load_demo(0)
+    ports = simulated_ports(site)
+    for seed in range(20):
+        offset = free_port_offset(site, rng=random.Random(seed))
+        assert 20000 <= min(ports) + offset and max(ports) + offset < ephemeral_low()

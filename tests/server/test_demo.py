@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 
+from collectors.sim.demo import free_port_offset, load_demo
 from tagdb.cli.run import DEMO_SITE
 
 from .test_process import BIN, ROOT, Proc, order, wait_healthy
@@ -23,15 +24,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def free_port_offset(base: int = 15020, span: int = 40) -> int:
-    """An offset that moves the demo's simulated devices onto currently free ports."""
-    for _ in range(20):
-        port = free_port()
-        if base < port < 65000 - span:
-            return port - base
-    raise AssertionError("no free port range found")
 
 
 def demo_copy(tmp_path):
@@ -48,7 +40,7 @@ def demo_copy(tmp_path):
 def test_demo_starts_every_component_and_stops_in_reverse(tmp_path):
     site = demo_copy(tmp_path)
     proc = Proc([str(BIN / "spms"), "run", str(site), "--data-dir", str(tmp_path / "data"), "--api-port", "0"],
-                ROOT, env={"SPMS_SIM_PORT_OFFSET": str(free_port_offset())})
+                ROOT, env={"SPMS_SIM_PORT_OFFSET": str(free_port_offset(load_demo(0)))})
     try:
         url = proc.wait_stdout(r"REST API\s+(http://127\.0\.0\.1:\d+/api/v1)", timeout=180).group(1)
         if (site / "hmi.yaml").exists():
