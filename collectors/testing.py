@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import socket
 import time
 from typing import Any, Callable
@@ -55,11 +56,33 @@ async def wait_deferred(d: Any) -> Any:
     return d
 
 
+_handed_out: set[int] = set()
+_rng = random.SystemRandom()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port free on ``host`` right now, never handed out twice by this process.
+
+    It is picked below the kernel's ephemeral range: a port the kernel gives to
+    ``bind(0)`` comes from the range outgoing connections use, and any of those
+    (a database client, another test's client) could take it before the caller binds.
+    """
+    from collectors.sim.demo import ephemeral_low
+
+    top = ephemeral_low()
+    for _ in range(200):
+        port = _rng.randrange(20000, top) if top > 20001 else 0
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            port = s.getsockname()[1]
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free TCP port on {host} below {top}")
 
 
 class SmtpInbox:
